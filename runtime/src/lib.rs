@@ -7,5 +7,6 @@
 //! fed exactly the preprocessing it was trained with.
 
 pub mod audio;
+pub mod bundle;
 pub mod frames;
 pub mod text;

@@ -1,0 +1,148 @@
+//! One encoder's ONNX file turned into a tract plan, built once with every input shape fixed
+//! (a symbolic axis made tract 16-23x slower here) and run many times.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::runtime::RunOptions;
+use tract_onnx::tract_core::tract_linalg::multithread::Executor;
+
+use super::BundleError;
+use super::manifest::{DType, EncoderFile, OUTPUT_VA, OUTPUT_VAT, TensorSpec};
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// Embeddings of one input: in the video-audio space and in the space where text lives; each
+/// L2-normalised by the graph. An encoder lacks a space when its design has none for it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Embedding {
+    pub va: Option<Vec<f32>>,
+    pub vat: Option<Vec<f32>>,
+}
+
+/// A runnable encoder.
+#[derive(Debug)]
+pub struct EncoderSession {
+    pub spec: EncoderFile,
+    plan: Plan,
+}
+
+impl EncoderSession {
+    /// Loads, type-checks and optimises `dir/spec.file`; `threads` > 1 gives the plan its own
+    /// thread pool for matrix products.
+    pub fn load(dir: &Path, spec: &EncoderFile, threads: usize) -> Result<Self, BundleError> {
+        let path = dir.join(&spec.file);
+        let fail = |e: TractError| BundleError::Model {
+            file: path.display().to_string(),
+            problem: format!("{e:#}"),
+        };
+        let mut model = tract_onnx::onnx().model_for_path(&path).map_err(fail)?;
+        for (i, input) in spec.inputs.iter().enumerate() {
+            let fact = match input.dtype {
+                DType::F32 => f32::fact(&input.shape),
+                DType::F16 => f16::fact(&input.shape),
+                DType::I64 => i64::fact(&input.shape),
+            };
+            model = model.with_input_fact(i, fact.into()).map_err(fail)?;
+        }
+        let plan = model
+            .into_optimized()
+            .map_err(fail)?
+            .into_runnable_with_options(&RunOptions {
+                executor: (threads > 1).then(|| Executor::multithread(threads)),
+                ..RunOptions::default()
+            })
+            .map_err(fail)?;
+        let session = Self {
+            spec: spec.clone(),
+            plan,
+        };
+        Ok(session)
+    }
+
+    /// The one input's spec.
+    pub fn input(&self) -> &TensorSpec {
+        &self.spec.inputs[0]
+    }
+
+    /// Runs on a float input laid out as the input spec says (cast to f16 for f16 graphs).
+    pub fn run_f32(&self, data: &[f32]) -> Result<Embedding, BundleError> {
+        let spec = self.input();
+        self.check_len(data.len())?;
+        let tensor = match spec.dtype {
+            DType::F32 => Tensor::from_shape(&spec.shape, data),
+            DType::F16 => {
+                let halves: Vec<f16> = data.iter().map(|&v| f16::from_f32(v)).collect();
+                Tensor::from_shape(&spec.shape, &halves)
+            }
+            DType::I64 => {
+                return Err(BundleError::Input(format!(
+                    "{} takes token ids, not floats",
+                    self.spec.file
+                )));
+            }
+        }
+        .map_err(|e| BundleError::Input(format!("{e:#}")))?;
+        self.run(tensor)
+    }
+
+    /// Runs on token ids.
+    pub fn run_i64(&self, ids: &[i64]) -> Result<Embedding, BundleError> {
+        let spec = self.input();
+        self.check_len(ids.len())?;
+        if spec.dtype != DType::I64 {
+            return Err(BundleError::Input(format!(
+                "{} takes floats, not token ids",
+                self.spec.file
+            )));
+        }
+        let tensor = Tensor::from_shape(&spec.shape, ids)
+            .map_err(|e| BundleError::Input(format!("{e:#}")))?;
+        self.run(tensor)
+    }
+
+    fn check_len(&self, len: usize) -> Result<(), BundleError> {
+        let spec = self.input();
+        let want: usize = spec.shape.iter().product();
+        if len != want {
+            return Err(BundleError::Input(format!(
+                "{} expects {} values (shape {:?}), got {len}",
+                self.spec.file, want, spec.shape
+            )));
+        }
+        Ok(())
+    }
+
+    fn run(&self, input: Tensor) -> Result<Embedding, BundleError> {
+        let outputs =
+            self.plan
+                .run(tvec!(input.into_tvalue()))
+                .map_err(|e| BundleError::Model {
+                    file: self.spec.file.clone(),
+                    problem: format!("inference failed: {e:#}"),
+                })?;
+        let mut embedding = Embedding::default();
+        for (spec, value) in self.spec.outputs.iter().zip(outputs.iter()) {
+            let as_f32 = value.cast_to::<f32>().map_err(|e| BundleError::Model {
+                file: self.spec.file.clone(),
+                problem: format!("output {}: {e:#}", spec.name),
+            })?;
+            let values = as_f32
+                .to_plain_array_view::<f32>()
+                .map_err(|e| BundleError::Model {
+                    file: self.spec.file.clone(),
+                    problem: format!("output {}: {e:#}", spec.name),
+                })?
+                .iter()
+                .copied()
+                .collect();
+            match spec.name.as_str() {
+                OUTPUT_VA => embedding.va = Some(values),
+                OUTPUT_VAT => embedding.vat = Some(values),
+                _ => {}
+            }
+        }
+        Ok(embedding)
+    }
+}
