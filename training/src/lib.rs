@@ -13,7 +13,9 @@
 
 pub mod backend;
 pub mod config;
+pub mod deflate;
 pub mod demo;
+pub mod export;
 pub mod loss;
 pub mod model;
 pub mod schedule;

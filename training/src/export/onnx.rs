@@ -1,0 +1,336 @@
+//! A small ONNX graph builder over tract-onnx's protobuf types (`tract_onnx::pb`).
+//!
+//! Graphs are written node by node with real protobuf messages, never from string templates.
+//! Every tensor carries its static shape (bundles have fixed shapes, batch 1), and the builder
+//! applies the file's precision in one place: f16 stores every float as f16; int8 stores weights
+//! per-channel as int8 behind DequantizeLinear and wraps the activations entering each Conv and
+//! MatMul in QuantizeLinear/DequantizeLinear with calibrated per-tensor scales (QDQ).
+
+use std::collections::BTreeMap;
+
+use half::f16;
+use prost::Message;
+use tract_onnx::pb::{
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto::AttributeType,
+    tensor_proto::DataType, tensor_shape_proto, type_proto,
+};
+
+/// The opset the graphs use: ReduceMean/ReduceMax still take `axes` as an attribute there.
+pub const OPSET: i64 = 13;
+
+/// How a graph stores its numbers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    Fp32,
+    F16,
+    /// fp32, plus every quantisation point exposed as an extra output, to measure ranges.
+    Calibrate,
+    /// QDQ int8 with the activation scales measured by a `Calibrate` run (key -> scale).
+    Int8(BTreeMap<String, f32>),
+}
+
+/// A tensor in the graph: its name and static shape.
+#[derive(Clone, Debug, PartialEq)]
+pub struct T {
+    pub name: String,
+    pub dims: Vec<usize>,
+}
+
+pub struct Graph {
+    mode: Mode,
+    nodes: Vec<NodeProto>,
+    initializers: Vec<TensorProto>,
+    inputs: Vec<ValueInfoProto>,
+    outputs: Vec<ValueInfoProto>,
+    taps: Vec<(String, T)>,
+    counter: usize,
+}
+
+fn value_info(name: &str, dims: &[usize], elem: DataType) -> ValueInfoProto {
+    let dim = dims
+        .iter()
+        .map(|&d| tensor_shape_proto::Dimension {
+            denotation: String::new(),
+            value: Some(tensor_shape_proto::dimension::Value::DimValue(d as i64)),
+        })
+        .collect();
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            denotation: String::new(),
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: elem as i32,
+                shape: Some(TensorShapeProto { dim }),
+            })),
+        }),
+        doc_string: String::new(),
+    }
+}
+
+fn tensor_proto(name: &str, dims: &[usize], elem: DataType, raw: Vec<u8>) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: elem as i32,
+        raw_data: raw,
+        ..Default::default()
+    }
+}
+
+/// Attribute helpers.
+pub fn ints(name: &str, values: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Ints as i32,
+        ints: values.to_vec(),
+        ..Default::default()
+    }
+}
+
+pub fn int(name: &str, value: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Int as i32,
+        i: value,
+        ..Default::default()
+    }
+}
+
+/// Symmetric int8 scale for a range: max |x| maps to 127 (a tiny floor keeps zeros finite).
+pub fn int8_scale(max_abs: f32) -> f32 {
+    (max_abs / 127.0).max(1e-8)
+}
+
+impl Graph {
+    pub fn new(mode: Mode) -> Self {
+        Self {
+            mode,
+            nodes: Vec::new(),
+            initializers: Vec::new(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            taps: Vec::new(),
+            counter: 0,
+        }
+    }
+
+    /// The element type floats have in this graph.
+    pub fn float_type(&self) -> DataType {
+        match self.mode {
+            Mode::F16 => DataType::Float16,
+            _ => DataType::Float,
+        }
+    }
+
+    fn fresh(&mut self, hint: &str) -> String {
+        self.counter += 1;
+        format!("{hint}_{}", self.counter)
+    }
+
+    /// A graph input of the float type.
+    pub fn float_input(&mut self, name: &str, dims: &[usize]) -> T {
+        let elem = self.float_type();
+        self.inputs.push(value_info(name, dims, elem));
+        T {
+            name: name.into(),
+            dims: dims.to_vec(),
+        }
+    }
+
+    /// A graph input of i64 (token ids).
+    pub fn i64_input(&mut self, name: &str, dims: &[usize]) -> T {
+        self.inputs.push(value_info(name, dims, DataType::Int64));
+        T {
+            name: name.into(),
+            dims: dims.to_vec(),
+        }
+    }
+
+    /// Marks `t` as a graph output called `name` (through an Identity, which tract removes).
+    pub fn output(&mut self, t: &T, name: &str) {
+        self.nodes.push(NodeProto {
+            input: vec![t.name.clone()],
+            output: vec![name.into()],
+            name: format!("output_{name}"),
+            op_type: "Identity".into(),
+            ..Default::default()
+        });
+        let elem = self.float_type();
+        self.outputs.push(value_info(name, &t.dims, elem));
+    }
+
+    /// A float constant stored in the graph's float type.
+    pub fn float_const(&mut self, hint: &str, data: &[f32], dims: &[usize]) -> T {
+        debug_assert_eq!(data.len(), dims.iter().product::<usize>());
+        let name = self.fresh(hint);
+        let raw: Vec<u8> = match self.mode {
+            Mode::F16 => data
+                .iter()
+                .flat_map(|&v| f16::from_f32(v).to_le_bytes())
+                .collect(),
+            _ => data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        };
+        let elem = self.float_type();
+        self.initializers.push(tensor_proto(&name, dims, elem, raw));
+        T {
+            name,
+            dims: dims.to_vec(),
+        }
+    }
+
+    fn f32_const(&mut self, hint: &str, data: &[f32], dims: &[usize]) -> T {
+        let name = self.fresh(hint);
+        let raw = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializers
+            .push(tensor_proto(&name, dims, DataType::Float, raw));
+        T {
+            name,
+            dims: dims.to_vec(),
+        }
+    }
+
+    fn i8_const(&mut self, hint: &str, data: &[i8], dims: &[usize]) -> T {
+        let name = self.fresh(hint);
+        let raw = data.iter().map(|&v| v as u8).collect();
+        self.initializers
+            .push(tensor_proto(&name, dims, DataType::Int8, raw));
+        T {
+            name,
+            dims: dims.to_vec(),
+        }
+    }
+
+    /// A 1-D i64 constant (shapes, axes, slice bounds).
+    pub fn i64_const(&mut self, hint: &str, data: &[i64]) -> T {
+        let name = self.fresh(hint);
+        let raw = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializers
+            .push(tensor_proto(&name, &[data.len()], DataType::Int64, raw));
+        T {
+            name,
+            dims: vec![data.len()],
+        }
+    }
+
+    /// A weight: a float constant, or in int8 mode a per-channel int8 tensor (channels along
+    /// `channel_axis`) behind DequantizeLinear.
+    pub fn weight(&mut self, hint: &str, data: &[f32], dims: &[usize], channel_axis: usize) -> T {
+        if !matches!(self.mode, Mode::Int8(_)) {
+            return self.float_const(hint, data, dims);
+        }
+        let channels = dims[channel_axis];
+        let inner: usize = dims[channel_axis + 1..].iter().product();
+        let mut max_abs = vec![0.0f32; channels];
+        for (i, v) in data.iter().enumerate() {
+            let c = (i / inner) % channels;
+            max_abs[c] = max_abs[c].max(v.abs());
+        }
+        let scales: Vec<f32> = max_abs.iter().map(|&m| int8_scale(m)).collect();
+        let q: Vec<i8> = data
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                (v / scales[(i / inner) % channels])
+                    .round()
+                    .clamp(-127.0, 127.0) as i8
+            })
+            .collect();
+        let qt = self.i8_const(&format!("{hint}_q"), &q, dims);
+        let st = self.f32_const(&format!("{hint}_scale"), &scales, &[channels]);
+        let zt = self.i8_const(&format!("{hint}_zp"), &vec![0; channels], &[channels]);
+        self.node(
+            "DequantizeLinear",
+            &[&qt, &st, &zt],
+            vec![int("axis", channel_axis as i64)],
+            dims,
+        )
+    }
+
+    /// A quantisation point on an activation entering a Conv or MatMul. `key` must be stable
+    /// across builds of the same network (it joins calibration to quantisation).
+    pub fn quant_point(&mut self, key: &str, x: &T) -> T {
+        match &self.mode {
+            Mode::Calibrate => {
+                self.taps.push((key.to_string(), x.clone()));
+                x.clone()
+            }
+            Mode::Int8(scales) => {
+                let scale = scales.get(key).copied().unwrap_or(1.0);
+                let s = self.f32_const(&format!("{key}_act_scale"), &[scale], &[]);
+                let z = self.i8_const(&format!("{key}_act_zp"), &[0], &[]);
+                let q = self.node("QuantizeLinear", &[x, &s, &z], vec![], &x.dims);
+                self.node("DequantizeLinear", &[&q, &s, &z], vec![], &x.dims)
+            }
+            _ => x.clone(),
+        }
+    }
+
+    /// Appends a node with one output of shape `out_dims`.
+    pub fn node(
+        &mut self,
+        op: &str,
+        inputs: &[&T],
+        attrs: Vec<AttributeProto>,
+        out_dims: &[usize],
+    ) -> T {
+        let out = self.fresh(&op.to_ascii_lowercase());
+        self.nodes.push(NodeProto {
+            input: inputs.iter().map(|t| t.name.clone()).collect(),
+            output: vec![out.clone()],
+            name: out.clone(),
+            op_type: op.into(),
+            attribute: attrs,
+            ..Default::default()
+        });
+        T {
+            name: out,
+            dims: out_dims.to_vec(),
+        }
+    }
+
+    /// Reshape to static `dims`.
+    pub fn reshape(&mut self, x: &T, dims: &[usize]) -> T {
+        debug_assert_eq!(
+            x.dims.iter().product::<usize>(),
+            dims.iter().product::<usize>()
+        );
+        let shape: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
+        let s = self.i64_const("shape", &shape);
+        self.node("Reshape", &[x, &s], vec![], dims)
+    }
+
+    /// The calibration taps (key, tensor), in `Calibrate` mode.
+    pub fn taps(&self) -> &[(String, T)] {
+        &self.taps
+    }
+
+    /// The finished model, serialised. In `Calibrate` mode every tap is an extra output.
+    pub fn into_bytes(mut self, producer: &str) -> Vec<u8> {
+        if self.mode == Mode::Calibrate {
+            for (_, t) in self.taps.clone() {
+                self.outputs
+                    .push(value_info(&t.name, &t.dims, DataType::Float));
+            }
+        }
+        let model = ModelProto {
+            ir_version: 8,
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: OPSET,
+            }],
+            producer_name: producer.into(),
+            producer_version: env!("CARGO_PKG_VERSION").into(),
+            graph: Some(GraphProto {
+                node: self.nodes,
+                name: "mmv".into(),
+                initializer: self.initializers,
+                input: self.inputs,
+                output: self.outputs,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        model.encode_to_vec()
+    }
+}
