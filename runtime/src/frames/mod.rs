@@ -13,6 +13,16 @@
 //! Resizing runs on f32 values, so no extra 8-bit rounding creeps in, and the
 //! colour conversion is done on the side with fewer channels (it is linear,
 //! so the order does not change the result).
+//!
+//! Frames that arrive in a camera's format (YUYV, NV12, I420, MJPEG) are first
+//! converted to RGB8 by [`to_rgb8`] ([`camera`]); still images and thumbnails
+//! are decoded and encoded by [`codec`].
+
+mod camera;
+mod codec;
+
+pub use camera::{PixelFormat, YuvLayout, YuvRange, rgb_to_yuv, to_rgb8, yuv_planar_to_rgb8};
+pub use codec::{RgbFrame, decode_image, decode_jpeg, encode_jpeg, thumbnail_jpeg};
 
 use image::imageops::{self, FilterType};
 use image::{ImageBuffer, Luma, Pixel, Rgb};
@@ -40,6 +50,31 @@ pub enum FrameError {
     ZeroSize { width: usize, height: usize },
     #[error("frame is too large ({width}x{height})")]
     TooLarge { width: usize, height: usize },
+    #[error("a {format} frame needs an even width, got {width}")]
+    OddWidth { format: &'static str, width: usize },
+    #[error("cannot decode {format} data: {problem}")]
+    Decode {
+        format: &'static str,
+        problem: String,
+    },
+    #[error("decoded {format} frame is {actual_width}x{actual_height}, expected {width}x{height}")]
+    SizeMismatch {
+        format: &'static str,
+        width: usize,
+        height: usize,
+        actual_width: usize,
+        actual_height: usize,
+    },
+    #[error("{format} frame buffer has {actual} bytes, expected {expected} for {width}x{height}")]
+    FormatLength {
+        format: &'static str,
+        expected: usize,
+        actual: usize,
+        width: usize,
+        height: usize,
+    },
+    #[error("cannot encode a JPEG: {0}")]
+    Encode(String),
     #[error(
         "frame buffer has {actual} bytes, expected {expected} for {width}x{height} with {channels} channel(s)"
     )]

@@ -1,0 +1,441 @@
+//! Zero-shot tagging: a label file's text prompts embedded once by the text network, and a
+//! score per label for a clip's video, audio, or both.
+//!
+//! # Label files
+//!
+//! A plain UTF-8 text file, one label a line:
+//!
+//! ```text
+//! # Lines starting with '#' are comments; blank lines are ignored.
+//! seven | the number seven
+//! eight | eight | the digit eight
+//! dog
+//! ```
+//!
+//! - `NAME | PROMPT` gives the label's display name and the text the model reads;
+//! - `NAME | PROMPT | PROMPT ...` averages several prompts (their embeddings, re-normalised);
+//! - a line without `|` is both the name and the prompt.
+//!
+//! Names are unique (case-sensitive); every prompt needs at least one word the model knows
+//! (else its embedding says nothing) and at most [`MAX_TEXT_BYTES`] bytes.
+//!
+//! # Scores
+//!
+//! The probability of label `l` for an embedding `z` (in the space where text lives, `vat`) is
+//! `softmax_l(z . t_l / temperature)` with the manifest's (training) temperature; the fused
+//! audio+video score uses the mean of the two dot products as the logit, which is the
+//! normalised product of the two modalities' distributions at that temperature.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+/// Longest prompt or query text accepted, in bytes. The text network reads at most 16 words,
+/// so longer text is a mistake (a file passed as a query, say), not a longer description.
+pub const MAX_TEXT_BYTES: usize = 4096;
+
+/// Longest label file accepted, in bytes.
+pub const MAX_LABEL_FILE_BYTES: u64 = 1 << 20;
+
+/// The AV-Digits label set: the built-in default of `mmv tag` and `mmv demo`.
+pub const AVDIGITS_LABELS: &str = include_str!("../labels/avdigits.txt");
+
+/// Problems reading a label file or scoring against it.
+#[derive(Debug, thiserror::Error)]
+pub enum TagError {
+    #[error("cannot read label file {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("label file {origin}, line {line}: {problem}")]
+    Line {
+        origin: String,
+        line: usize,
+        problem: String,
+    },
+    #[error("label file {origin} has no labels")]
+    Empty { origin: String },
+    #[error("label file {origin} is {bytes} bytes; at most {MAX_LABEL_FILE_BYTES} are accepted")]
+    TooLarge { origin: String, bytes: u64 },
+    #[error("tagging needs {expected} values per embedding, got {actual}")]
+    Dimension { expected: usize, actual: usize },
+    #[error("{0}")]
+    Embed(String),
+}
+
+/// One label: its display name and the prompts the text network reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Label {
+    pub name: String,
+    pub prompts: Vec<String>,
+    /// 1-based line in the label file (for error messages).
+    pub line: usize,
+}
+
+/// Parsed labels, in file order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelSet {
+    /// Where the labels came from (a path, or `built-in AV-Digits labels`).
+    pub origin: String,
+    pub labels: Vec<Label>,
+}
+
+impl LabelSet {
+    /// Reads and parses a label file.
+    pub fn load(path: &Path) -> Result<Self, TagError> {
+        let origin = path.display().to_string();
+        let io = |source| TagError::Io {
+            path: origin.clone(),
+            source,
+        };
+        let bytes = std::fs::metadata(path).map_err(io)?.len();
+        if bytes > MAX_LABEL_FILE_BYTES {
+            return Err(TagError::TooLarge { origin, bytes });
+        }
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        Self::parse(&text, &origin)
+    }
+
+    /// The built-in AV-Digits labels (the ten digit words).
+    pub fn avdigits() -> Self {
+        Self::parse(AVDIGITS_LABELS, "built-in AV-Digits labels")
+            .unwrap_or_else(|e| unreachable!("the built-in labels parse: {e}"))
+    }
+
+    /// Parses label-file text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, TagError> {
+        let mut labels: Vec<Label> = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let line = i + 1;
+            let fail = |problem: String| TagError::Line {
+                origin: origin.into(),
+                line,
+                problem,
+            };
+            let trimmed = raw.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let fields: Vec<&str> = trimmed.split('|').map(str::trim).collect();
+            let (name, prompts) = match fields.as_slice() {
+                [only] => (*only, vec![*only]),
+                [name, prompts @ ..] => (*name, prompts.to_vec()),
+                [] => unreachable!("split yields at least one field"),
+            };
+            if name.is_empty() {
+                return Err(fail("the label name is empty".into()));
+            }
+            if let Some(empty) = prompts.iter().position(|p| p.is_empty()) {
+                return Err(fail(format!("prompt {} of {name:?} is empty", empty + 1)));
+            }
+            if let Some(long) = prompts.iter().find(|p| p.len() > MAX_TEXT_BYTES) {
+                return Err(fail(format!(
+                    "a prompt of {name:?} is {} bytes; at most {MAX_TEXT_BYTES} are accepted",
+                    long.len()
+                )));
+            }
+            if let Some(first) = labels.iter().find(|l| l.name == name) {
+                return Err(fail(format!(
+                    "label {name:?} was already defined on line {}",
+                    first.line
+                )));
+            }
+            labels.push(Label {
+                name: name.into(),
+                prompts: prompts.into_iter().map(String::from).collect(),
+                line,
+            });
+        }
+        if labels.is_empty() {
+            return Err(TagError::Empty {
+                origin: origin.into(),
+            });
+        }
+        Ok(Self {
+            origin: origin.into(),
+            labels,
+        })
+    }
+}
+
+/// One label's score for one input.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Tag {
+    pub label: String,
+    /// Softmax probability over the label set, in [0, 1].
+    pub score: f32,
+    /// Dot product of the (unit) embeddings, in [-1, 1]; the mean of the two for fused scores.
+    pub similarity: f32,
+}
+
+/// Every label's similarity and probability for one input, in label order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Scores {
+    pub similarities: Vec<f32>,
+    pub probabilities: Vec<f32>,
+}
+
+/// A label set embedded in the text space, ready to score embeddings.
+#[derive(Clone, Debug)]
+pub struct Tagger {
+    pub labels: Vec<Label>,
+    /// One unit vector per label (the mean of its prompts' embeddings, re-normalised).
+    text: Vec<Vec<f32>>,
+    temperature: f32,
+}
+
+impl Tagger {
+    /// Builds a tagger from the labels and each label's prompt embeddings (`prompt_embeddings[l]`
+    /// holds one vector per prompt of label `l`, in the text space).
+    pub fn new(
+        labels: &LabelSet,
+        prompt_embeddings: Vec<Vec<Vec<f32>>>,
+        temperature: f32,
+    ) -> Result<Self, TagError> {
+        let dim = prompt_embeddings
+            .first()
+            .and_then(|p| p.first())
+            .map_or(0, Vec::len);
+        if prompt_embeddings.len() != labels.labels.len() || dim == 0 {
+            return Err(TagError::Embed(format!(
+                "{} labels but {} prompt embedding sets",
+                labels.labels.len(),
+                prompt_embeddings.len()
+            )));
+        }
+        let mut text = Vec::with_capacity(labels.labels.len());
+        for prompts in prompt_embeddings {
+            let mut mean = vec![0.0f32; dim];
+            for p in &prompts {
+                if p.len() != dim {
+                    return Err(TagError::Dimension {
+                        expected: dim,
+                        actual: p.len(),
+                    });
+                }
+                mean.iter_mut().zip(p).for_each(|(m, v)| *m += v);
+            }
+            normalize(&mut mean);
+            text.push(mean);
+        }
+        Ok(Self {
+            labels: labels.labels.clone(),
+            text,
+            temperature,
+        })
+    }
+
+    /// Width of the text space.
+    pub fn dim(&self) -> usize {
+        self.text.first().map_or(0, Vec::len)
+    }
+
+    /// Scores one embedding in the text space.
+    pub fn scores(&self, z: &[f32]) -> Result<Scores, TagError> {
+        let similarities = self.similarities(z)?;
+        Ok(self.finish(similarities))
+    }
+
+    /// Fused audio+video scores: the mean of the two modalities' similarities as the logit.
+    pub fn fused(&self, video: &[f32], audio: &[f32]) -> Result<Scores, TagError> {
+        let v = self.similarities(video)?;
+        let a = self.similarities(audio)?;
+        Ok(self.finish(v.iter().zip(&a).map(|(x, y)| 0.5 * (x + y)).collect()))
+    }
+
+    /// The best `top_k` labels whose probability is at least `threshold`, best first.
+    pub fn top(&self, scores: &Scores, top_k: usize, threshold: f32) -> Vec<Tag> {
+        let mut order: Vec<usize> = (0..self.labels.len()).collect();
+        order.sort_by(|&a, &b| scores.probabilities[b].total_cmp(&scores.probabilities[a]));
+        order
+            .into_iter()
+            .filter(|&l| scores.probabilities[l] >= threshold)
+            .take(top_k)
+            .map(|l| Tag {
+                label: self.labels[l].name.clone(),
+                score: scores.probabilities[l],
+                similarity: scores.similarities[l],
+            })
+            .collect()
+    }
+
+    fn similarities(&self, z: &[f32]) -> Result<Vec<f32>, TagError> {
+        if z.len() != self.dim() {
+            return Err(TagError::Dimension {
+                expected: self.dim(),
+                actual: z.len(),
+            });
+        }
+        Ok(self.text.iter().map(|t| dot(t, z)).collect())
+    }
+
+    fn finish(&self, similarities: Vec<f32>) -> Scores {
+        let probabilities = softmax(&similarities, self.temperature);
+        Scores {
+            similarities,
+            probabilities,
+        }
+    }
+}
+
+/// Dot product.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Scales `v` to unit length (a zero vector stays zero).
+pub fn normalize(v: &mut [f32]) {
+    let norm = dot(v, v).sqrt();
+    if norm > 0.0 && norm.is_finite() {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+/// Softmax of `logits / temperature`, computed stably (max subtracted first).
+pub fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = logits
+        .iter()
+        .map(|&l| ((l - max) / temperature).exp())
+        .collect();
+    let sum: f32 = exps.iter().sum();
+    exps.into_iter().map(|e| e / sum).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_names_prompts_comments_and_blank_lines() {
+        let set = LabelSet::parse(
+            "# digits\n\n seven | the number seven \neight|eight|the digit eight\ndog\n  # indented comment\n",
+            "test",
+        )
+        .unwrap();
+        let got: Vec<(&str, Vec<&str>, usize)> = set
+            .labels
+            .iter()
+            .map(|l| {
+                (
+                    l.name.as_str(),
+                    l.prompts.iter().map(String::as_str).collect(),
+                    l.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("seven", vec!["the number seven"], 3),
+                ("eight", vec!["eight", "the digit eight"], 4),
+                ("dog", vec!["dog"], 5),
+            ]
+        );
+        let builtin = LabelSet::avdigits();
+        assert_eq!(builtin.labels.len(), 10);
+        assert_eq!(builtin.labels[7].name, "seven");
+    }
+
+    #[test]
+    fn bad_label_files_name_the_line() {
+        let cases = [
+            ("a\n | b\n", 2, "name is empty"),
+            ("a | \n", 1, "prompt 1"),
+            ("a | x\nb\na | y\n", 3, "already defined on line 1"),
+        ];
+        for (text, want_line, want) in cases {
+            match LabelSet::parse(text, "f.txt") {
+                Err(TagError::Line { line, problem, .. }) => {
+                    assert_eq!(line, want_line, "{text:?}");
+                    assert!(problem.contains(want), "{problem}");
+                }
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            LabelSet::parse("# only comments\n\n", "f.txt"),
+            Err(TagError::Empty { .. })
+        ));
+        let huge = format!("x | {}\n", "word ".repeat(2000));
+        let err = LabelSet::parse(&huge, "f.txt").unwrap_err().to_string();
+        assert!(err.contains("f.txt, line 1") && err.contains("4096"), "{err}");
+        let err = LabelSet::load(Path::new("/nonexistent/labels.txt")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/labels.txt"));
+    }
+
+    fn unit(v: &[f32]) -> Vec<f32> {
+        let mut v = v.to_vec();
+        normalize(&mut v);
+        v
+    }
+
+    fn tagger() -> Tagger {
+        let labels = LabelSet::parse("x\ny | y1 | y2\nz\n", "t").unwrap();
+        Tagger::new(
+            &labels,
+            vec![
+                vec![unit(&[1.0, 0.0, 0.0])],
+                vec![unit(&[0.0, 1.0, 0.0]), unit(&[0.0, 1.0, 0.2])],
+                vec![unit(&[0.0, 0.0, 1.0])],
+            ],
+            0.07,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn softmax_at_the_temperature_ranks_and_sums_to_one() {
+        let t = tagger();
+        let s = t.scores(&unit(&[0.9, 0.3, 0.1])).unwrap();
+        let total: f32 = s.probabilities.iter().sum();
+        assert!((total - 1.0).abs() < 1e-5);
+        let top = t.top(&s, 2, 0.0);
+        assert_eq!(top.len(), 2);
+        assert_eq!(top[0].label, "x");
+        assert_eq!(top[1].label, "y");
+        assert!(top[0].score > 0.99, "{top:?}");
+        // Threshold drops the weak ones; top_k caps.
+        assert_eq!(t.top(&s, 3, 0.5).len(), 1);
+        assert_eq!(t.top(&s, 1, 0.0).len(), 1);
+        // Exactly the softmax of sims / 0.07.
+        let want = softmax(&s.similarities, 0.07);
+        assert_eq!(s.probabilities, want);
+        let e: Vec<f32> = s.similarities.iter().map(|x| (x / 0.07).exp()).collect();
+        let sum: f32 = e.iter().sum();
+        assert!((s.probabilities[0] - e[0] / sum).abs() < 1e-6);
+    }
+
+    #[test]
+    fn fused_scores_average_the_logits() {
+        let t = tagger();
+        let (v, a) = (unit(&[1.0, 1.0, 0.0]), unit(&[0.0, 1.0, 1.0]));
+        let f = t.fused(&v, &a).unwrap();
+        let (sv, sa) = (t.scores(&v).unwrap(), t.scores(&a).unwrap());
+        for l in 0..3 {
+            let want = 0.5 * (sv.similarities[l] + sa.similarities[l]);
+            assert!((f.similarities[l] - want).abs() < 1e-6);
+        }
+        // Both modalities agree on y only.
+        assert_eq!(t.top(&f, 1, 0.0)[0].label, "y");
+    }
+
+    #[test]
+    fn wrong_dimension_is_an_error() {
+        assert!(matches!(
+            tagger().scores(&[1.0, 0.0]),
+            Err(TagError::Dimension {
+                expected: 3,
+                actual: 2
+            })
+        ));
+    }
+
+    #[test]
+    fn softmax_is_stable_for_large_logits() {
+        let p = softmax(&[1000.0, 999.0], 0.01);
+        assert!(p.iter().all(|x| x.is_finite()));
+        assert!(p[0] > 0.99);
+    }
+}
