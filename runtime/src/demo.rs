@@ -198,7 +198,9 @@ impl Default for DemoOptions {
 /// Errors of the demo.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("no model bundle at {0}: the demo needs the released bundle (models/avdigits-fac-s3d) or --bundle DIR")]
+    #[error(
+        "no model bundle at {0}: the demo needs the released bundle (models/avdigits-fac-s3d) or --bundle DIR"
+    )]
     NoBundle(String),
     #[error(transparent)]
     Bundle(#[from] crate::bundle::BundleError),
@@ -261,7 +263,11 @@ pub struct DemoReport {
 
 /// Runs the demo.
 pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
-    if !options.bundle.join(crate::bundle::manifest::MANIFEST_FILE).is_file() {
+    if !options
+        .bundle
+        .join(crate::bundle::manifest::MANIFEST_FILE)
+        .is_file()
+    {
         return Err(DemoError::NoBundle(options.bundle.display().to_string()));
     }
     let mut lat = Latencies::default();
@@ -344,7 +350,10 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
     ));
 
     let t = Instant::now();
-    let query = pipeline.query(&QueryInput::Text(options.query.clone()), &OpenOptions::default())?;
+    let query = pipeline.query(
+        &QueryInput::Text(options.query.clone()),
+        &OpenOptions::default(),
+    )?;
     lat.query_embed = t.elapsed();
     let t = Instant::now();
     let table = index.load_model_table(&pipeline.model_key())?;

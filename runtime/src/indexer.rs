@@ -118,7 +118,9 @@ pub fn index_file(
     if rec.clips_done != resume_from {
         return Err(IndexError::Conflict {
             path: index.path().display().to_string(),
-            problem: format!("{name} changed state while opening it: is another `mmv index` running?"),
+            problem: format!(
+                "{name} changed state while opening it: is another `mmv index` running?"
+            ),
         }
         .into());
     }

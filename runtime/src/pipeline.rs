@@ -299,9 +299,10 @@ impl Pipeline {
             Source::Image(Some(image))
         } else {
             let audio = match audio {
-                Some(a) => Some(self.to_model_rate(&a.samples, a.sample_rate).map_err(|e| {
-                    PipelineError::Input(format!("{}: {e}", path.display()))
-                })?),
+                Some(a) => Some(
+                    self.to_model_rate(&a.samples, a.sample_rate)
+                        .map_err(|e| PipelineError::Input(format!("{}: {e}", path.display())))?,
+                ),
                 None => None,
             };
             Source::Clips(Box::new(Clips::new(geometry, video, audio)))

@@ -360,7 +360,10 @@ mod tests {
         ));
         let huge = format!("x | {}\n", "word ".repeat(2000));
         let err = LabelSet::parse(&huge, "f.txt").unwrap_err().to_string();
-        assert!(err.contains("f.txt, line 1") && err.contains("4096"), "{err}");
+        assert!(
+            err.contains("f.txt, line 1") && err.contains("4096"),
+            "{err}"
+        );
         let err = LabelSet::load(Path::new("/nonexistent/labels.txt")).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/labels.txt"));
     }

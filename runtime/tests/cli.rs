@@ -54,11 +54,19 @@ fn info_tag_index_search_and_errors() {
     common::digits_y4m(&d.join("a.y4m"), &[3, 7]);
     let b = bundle.to_str().unwrap();
 
-    let info = json(mmv().args(["info", b, "--check", "--json"]).output().unwrap());
+    let info = json(
+        mmv()
+            .args(["info", b, "--check", "--json"])
+            .output()
+            .unwrap(),
+    );
     assert_eq!(info["manifest"]["name"], "test-fixture");
     assert_eq!(info["check"]["precision"], "fp32");
     let text = ok(mmv().args(["info", b]).output().unwrap());
-    assert!(text.contains("test-fixture") && text.contains("clip.onnx"), "{text}");
+    assert!(
+        text.contains("test-fixture") && text.contains("clip.onnx"),
+        "{text}"
+    );
 
     let tags = json(
         mmv()
@@ -79,7 +87,10 @@ fn info_tag_index_search_and_errors() {
         .arg(d.join("a.y4m"))
         .output()
         .unwrap());
-    assert!(table.contains("seven") && table.contains("bright"), "{table}");
+    assert!(
+        table.contains("seven") && table.contains("bright"),
+        "{table}"
+    );
 
     let db = d.join("i.db");
     let out = json(
@@ -91,12 +102,19 @@ fn info_tag_index_search_and_errors() {
             .unwrap(),
     );
     assert_eq!(out["stats"]["files_complete"], 1);
-    let out = ok(mmv().args(["index", "--bundle", b]).arg(&db).arg(d).output().unwrap());
+    let out = ok(mmv()
+        .args(["index", "--bundle", b])
+        .arg(&db)
+        .arg(d)
+        .output()
+        .unwrap());
     assert!(out.contains("already indexed"), "{out}");
 
     let hits = json(
         mmv()
-            .args(["search", "--bundle", b, "--json", "--text", "seven", "--top-k", "1"])
+            .args([
+                "search", "--bundle", b, "--json", "--text", "seven", "--top-k", "1",
+            ])
             .arg(&db)
             .output()
             .unwrap(),
@@ -119,24 +137,65 @@ fn info_tag_index_search_and_errors() {
         let out = mmv().args(args).output().unwrap();
         assert!(!out.status.success(), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(stderr.starts_with("error:") || stderr.contains("error:"), "{stderr}");
+        assert!(
+            stderr.starts_with("error:") || stderr.contains("error:"),
+            "{stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{stderr}");
         stderr
     };
     let missing_db = d.join("none.db");
-    let e = err(&["search", "--bundle", b, "--text", "seven", missing_db.to_str().unwrap()]);
+    let e = err(&[
+        "search",
+        "--bundle",
+        b,
+        "--text",
+        "seven",
+        missing_db.to_str().unwrap(),
+    ]);
     assert!(e.contains("no index at"), "{e}");
-    let e = err(&["search", "--bundle", "/nonexistent", "--text", "x", db.to_str().unwrap()]);
+    let e = err(&[
+        "search",
+        "--bundle",
+        "/nonexistent",
+        "--text",
+        "x",
+        db.to_str().unwrap(),
+    ]);
     assert!(e.contains("no model bundle at /nonexistent"), "{e}");
-    let e = err(&["search", "--bundle", b, "--text", "zebra", db.to_str().unwrap()]);
+    let e = err(&[
+        "search",
+        "--bundle",
+        b,
+        "--text",
+        "zebra",
+        db.to_str().unwrap(),
+    ]);
     assert!(e.contains("vocabulary"), "{e}");
     let huge = "seven ".repeat(10_000);
-    let e = err(&["search", "--bundle", b, "--text", &huge, db.to_str().unwrap()]);
+    let e = err(&[
+        "search",
+        "--bundle",
+        b,
+        "--text",
+        &huge,
+        db.to_str().unwrap(),
+    ]);
     assert!(e.contains("at most 4096"), "{e}");
     let bad = d.join("bad");
     std::fs::create_dir(&bad).unwrap();
-    std::fs::write(bad.join("cut.y4m"), b"YUV4MPEG2 W64 H64 F10:1\nFRAME\n\x10\x10").unwrap();
-    let e = err(&["index", "--bundle", b, db.to_str().unwrap(), bad.to_str().unwrap()]);
+    std::fs::write(
+        bad.join("cut.y4m"),
+        b"YUV4MPEG2 W64 H64 F10:1\nFRAME\n\x10\x10",
+    )
+    .unwrap();
+    let e = err(&[
+        "index",
+        "--bundle",
+        b,
+        db.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
     assert!(e.contains("failed"), "{e}");
     let e = err(&["demo", "--bundle", "/nonexistent"]);
     assert!(e.contains("no model bundle"), "{e}");
@@ -188,7 +247,7 @@ fn sigkill_mid_ingest_then_rerun_leaves_every_file_exactly_once() {
     let d = tmp.path();
     let bundle = d.join("bundle");
     fixture::write_bundle(&bundle);
-    let files = footage(&d.join("footage"), 6, 12);
+    footage(&d.join("footage"), 6, 12);
     let index_cmd = |db: &Path| {
         let mut c = mmv();
         c.args(["index", "--batch", "1", "--bundle"])
@@ -228,7 +287,10 @@ fn sigkill_mid_ingest_then_rerun_leaves_every_file_exactly_once() {
             if db.exists() && count_rows(&db) >= target {
                 break;
             }
-            assert!(t0.elapsed() < Duration::from_secs(60), "the indexer stalled");
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "the indexer stalled"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
         if finished {
@@ -247,8 +309,14 @@ fn sigkill_mid_ingest_then_rerun_leaves_every_file_exactly_once() {
             mid_file_kills += 1;
         }
     }
-    assert!(kills >= 3, "only {kills} kills landed before the indexer finished");
-    assert!(mid_file_kills >= 1, "no kill landed in the middle of a file");
+    assert!(
+        kills >= 3,
+        "only {kills} kills landed before the indexer finished"
+    );
+    assert!(
+        mid_file_kills >= 1,
+        "no kill landed in the middle of a file"
+    );
 
     // The rerun finishes the job.
     let out = ok(index_cmd(&db).output().unwrap());

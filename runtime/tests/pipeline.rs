@@ -58,12 +58,19 @@ fn index_search_and_tag_on_the_fixture_bundle() {
     // Incremental: nothing is redone, even under another name.
     std::fs::copy(d.join("a.y4m"), d.join("a-copy.y4m")).unwrap();
     let again = index_all(&p, &mut index, &[files[0].clone(), d.join("a-copy.y4m")]);
-    assert!(again.iter().all(|o| matches!(o, FileOutcome::AlreadyIndexed { .. })));
+    assert!(
+        again
+            .iter()
+            .all(|o| matches!(o, FileOutcome::AlreadyIndexed { .. }))
+    );
 
     // An image query finds the clip it was taken from (the fixture's image network is an
     // exact deflation of its clip network on static clips).
     let q = p
-        .query(&QueryInput::Image(d.join("still.png")), &OpenOptions::default())
+        .query(
+            &QueryInput::Image(d.join("still.png")),
+            &OpenOptions::default(),
+        )
         .unwrap();
     let hits = index
         .search(&p.model_key(), &q, 3, &[Modality::Video])
@@ -79,12 +86,18 @@ fn index_search_and_tag_on_the_fixture_bundle() {
         .query(&QueryInput::Audio(d.join("c.wav")), &OpenOptions::default())
         .unwrap();
     let hits = index.search(&p.model_key(), &q, 2, &[]).unwrap();
-    assert!(hits.iter().all(|(s, _)| s.modality == Modality::Audio), "{hits:?}");
+    assert!(
+        hits.iter().all(|(s, _)| s.modality == Modality::Audio),
+        "{hits:?}"
+    );
     assert!(hits[0].1 > 0.99, "{hits:?}");
 
     // Text queries reach every row with a text-space embedding.
     let q = p
-        .query(&QueryInput::Text("the number seven".into()), &OpenOptions::default())
+        .query(
+            &QueryInput::Text("the number seven".into()),
+            &OpenOptions::default(),
+        )
         .unwrap();
     let hits = index.search(&p.model_key(), &q, 100, &[]).unwrap();
     assert_eq!(hits.len(), 7);
@@ -103,7 +116,13 @@ fn index_search_and_tag_on_the_fixture_bundle() {
     let total: f32 = video.iter().map(|t| t.score).sum();
     assert!((total - 1.0).abs() < 1e-4);
     assert!(tags.audio.is_none() && tags.fused.is_none());
-    assert!(p.tag(&tagger, &clip, 3, 1.01).unwrap().video.unwrap().is_empty());
+    assert!(
+        p.tag(&tagger, &clip, 3, 1.01)
+            .unwrap()
+            .video
+            .unwrap()
+            .is_empty()
+    );
 
     // Stats.
     let stats = index.stats().unwrap();
@@ -123,7 +142,10 @@ fn strides_overlap_clips() {
     };
     let out = index_file(&p, &mut index, &d.join("a.y4m"), &options, &mut |_| {}).unwrap();
     // Starts every 0.8 s over 4.8 s: 0, 0.8, ..., 3.2 full; 4.0 has 0.8 s = half: kept.
-    assert!(matches!(out, FileOutcome::Indexed { clips: 6, .. }), "{out:?}");
+    assert!(
+        matches!(out, FileOutcome::Indexed { clips: 6, .. }),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -133,8 +155,14 @@ fn malformed_inputs_are_clear_errors_and_leave_no_rows() {
     let p = pipeline(d);
     let mut index = Index::open(&d.join("i.db")).unwrap();
     fn fails(p: &Pipeline, index: &mut Index, d: &Path, name: &str) -> String {
-        let e = index_file(p, index, &d.join(name), &IndexOptions::default(), &mut |_| {})
-            .unwrap_err();
+        let e = index_file(
+            p,
+            index,
+            &d.join(name),
+            &IndexOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains(name), "{name}: {msg}");
         msg
@@ -147,7 +175,11 @@ fn malformed_inputs_are_clear_errors_and_leave_no_rows() {
     std::fs::write(d.join("cut.y4m"), &bytes[..bytes.len() / 4]).unwrap();
     assert!(run("cut.y4m").contains("truncated"));
     // Bad MJPEG.
-    std::fs::write(d.join("bad.mjpeg"), b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00garbage").unwrap();
+    std::fs::write(
+        d.join("bad.mjpeg"),
+        b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00garbage",
+    )
+    .unwrap();
     assert!(run("bad.mjpeg").contains("bad.mjpeg"));
     std::fs::write(d.join("text.mjpeg"), "hello ".repeat(1000)).unwrap();
     assert!(run("text.mjpeg").contains("not an MJPEG stream"));
@@ -165,9 +197,18 @@ fn malformed_inputs_are_clear_errors_and_leave_no_rows() {
     assert!(run("missing.y4m").contains("cannot read"));
     for (name, rate) in [("cd.wav", 44_100), ("odd.wav", 22_050)] {
         common::tone_wav(&d.join(name), rate, 1.7, 300.0);
-        let out = index_file(&p, &mut index, &d.join(name), &IndexOptions::default(), &mut |_| {})
-            .unwrap();
-        assert!(matches!(out, FileOutcome::Indexed { clips: 1, .. }), "{out:?}");
+        let out = index_file(
+            &p,
+            &mut index,
+            &d.join(name),
+            &IndexOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert!(
+            matches!(out, FileOutcome::Indexed { clips: 1, .. }),
+            "{out:?}"
+        );
     }
 
     // None of the failures left a row behind.
@@ -194,7 +235,10 @@ fn malformed_inputs_are_clear_errors_and_leave_no_rows() {
         &mut |_| {},
     )
     .unwrap_err();
-    assert!(matches!(e, IndexFileError::Pipeline(PipelineError::Input(_))), "{e}");
+    assert!(
+        matches!(e, IndexFileError::Pipeline(PipelineError::Input(_))),
+        "{e}"
+    );
 }
 
 #[test]

@@ -38,7 +38,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     if digits.is_empty() {
         bail!("--digits takes digits 0-9, like 371");
     }
-    let pb = spinner("loading the model, rendering, tagging, indexing, searching", args.json);
+    let pb = spinner(
+        "loading the model, rendering, tagging, indexing, searching",
+        args.json,
+    );
     let report = run_demo(&DemoOptions {
         bundle: args.bundle.clone(),
         digits,
@@ -89,12 +92,21 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     println!("3. latencies (this machine):");
     let l = &report.latencies;
     let rows = vec![
-        vec!["open bundle (verify, build networks)".into(), ms(l.load_bundle)],
+        vec![
+            "open bundle (verify, build networks)".into(),
+            ms(l.load_bundle),
+        ],
         vec!["render footage".into(), ms(l.render)],
         vec!["embed 10 labels".into(), ms(l.labels)],
-        vec!["embed one clip (decode, preprocess, video net)".into(), ms(l.embed_clip)],
+        vec![
+            "embed one clip (decode, preprocess, video net)".into(),
+            ms(l.embed_clip),
+        ],
         vec!["tag one clip".into(), ms(l.tag_clip)],
-        vec!["index the file (SQLite, thumbnails)".into(), ms(l.index_file)],
+        vec![
+            "index the file (SQLite, thumbnails)".into(),
+            ms(l.index_file),
+        ],
         vec!["embed the text query".into(), ms(l.query_embed)],
         vec!["load the index".into(), ms(l.index_load)],
         vec!["search".into(), ms(l.search)],

@@ -37,7 +37,12 @@ fn head(v: &Option<Vec<f32>>) -> String {
     match v {
         Some(v) => {
             let shown: Vec<String> = v.iter().take(4).map(|x| format!("{x:+.3}")).collect();
-            format!("[{}{}] ({})", shown.join(" "), if v.len() > 4 { " ..." } else { "" }, v.len())
+            format!(
+                "[{}{}] ({})",
+                shown.join(" "),
+                if v.len() > 4 { " ..." } else { "" },
+                v.len()
+            )
         }
         None => "-".into(),
     }
@@ -53,7 +58,9 @@ pub fn run(args: EmbedArgs) -> Result<ExitCode> {
     let mut texts = Vec::new();
     let mut rows = Vec::new();
     for t in &args.text {
-        let vat = pipeline.embed_text(t).with_context(|| format!("embedding the text {t:?}"))?;
+        let vat = pipeline
+            .embed_text(t)
+            .with_context(|| format!("embedding the text {t:?}"))?;
         rows.push(vec![
             format!("text {t:?}"),
             "-".into(),

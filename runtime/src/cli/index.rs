@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::Args;
 use mmv_runtime::index::Index;
 use mmv_runtime::indexer::{FileOutcome, IndexOptions, index_file};
@@ -63,7 +63,7 @@ pub fn run(args: IndexArgs) -> Result<ExitCode> {
             pb.set_message(format!("{name}: clip {} ({:.1} s)", clip.index, clip.end_s));
         });
         let seconds = t0.elapsed().as_secs_f64();
-        let line = match &result {
+        let (line, failure) = match &result {
             Ok(FileOutcome::Indexed {
                 clips,
                 rows,
@@ -75,23 +75,32 @@ pub fn run(args: IndexArgs) -> Result<ExitCode> {
                 } else {
                     String::new()
                 };
-                format!(
+                let line = format!(
                     "indexed  {name}: {clips} clips, {rows} rows, {duration_s:.1} s of footage in {seconds:.1} s{resumed}"
-                )
-            }
-            Ok(FileOutcome::AlreadyIndexed { as_path }) if *as_path == name => {
-                format!("skipped  {name}: already indexed")
+                );
+                (line, false)
             }
             Ok(FileOutcome::AlreadyIndexed { as_path }) => {
-                format!("skipped  {name}: already indexed (same content as {as_path})")
+                let same = if *as_path == name
+                    || std::path::absolute(path).is_ok_and(|a| a.display().to_string() == *as_path)
+                {
+                    String::new()
+                } else {
+                    format!(" (same content as {as_path})")
+                };
+                (format!("skipped  {name}: already indexed{same}"), false)
             }
             Err(e) => {
                 failed += 1;
-                format!("FAILED   {name}: {e}")
+                (format!("FAILED   {name}: {e}"), true)
             }
         };
-        if !args.json {
-            pb.println(line);
+        // Printed around the bar (pb.println would drop it when the bar is hidden); failures
+        // go to stderr, also with --json.
+        if failure {
+            pb.suspend(|| eprintln!("{line}"));
+        } else if !args.json {
+            pb.suspend(|| println!("{line}"));
         }
         report.push(match result {
             Ok(outcome) => json!({ "path": path, "result": outcome, "seconds": seconds }),
@@ -106,20 +115,17 @@ pub fn run(args: IndexArgs) -> Result<ExitCode> {
     } else {
         let rows: u64 = stats.segments.iter().map(|(_, n)| n).sum();
         println!(
-            "{}: {} files complete, {} pending, {rows} rows{}",
+            "{}: {} files complete, {} pending, {rows} rows",
             args.index.display(),
             stats.files_complete,
             stats.files_pending,
-            if failed > 0 {
-                format!("; {failed} of {} files failed", files.len())
-            } else {
-                String::new()
-            }
         );
     }
-    Ok(if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    if failed > 0 {
+        bail!(
+            "{failed} of {} files failed (listed above); the others are indexed",
+            files.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -64,7 +64,11 @@ fn bundle_info(args: &InfoArgs) -> Result<ExitCode> {
             timings.push((kind.name(), t.elapsed()));
         }
         pb.finish_and_clear();
-        chosen = Some((bundle.precision.name(), bundle.precision_reason.clone(), load));
+        chosen = Some((
+            bundle.precision.name(),
+            bundle.precision_reason.clone(),
+            load,
+        ));
     }
     if args.json {
         return print_json(&json!({
@@ -81,14 +85,24 @@ fn bundle_info(args: &InfoArgs) -> Result<ExitCode> {
     }
     let m = &manifest;
     println!("bundle       {}", args.path.display());
-    println!("model        {} {} (design {})", m.name, m.version, m.design);
+    println!(
+        "model        {} {} (design {})",
+        m.name, m.version, m.design
+    );
     println!(
         "video        {} frames at {} fps, {}x{}x{} (channels x height x width)",
-        m.video.frames, m.video.fps, m.video.frame.channels, m.video.frame.height, m.video.frame.width
+        m.video.frames,
+        m.video.fps,
+        m.video.frame.channels,
+        m.video.frame.height,
+        m.video.frame.width
     );
     println!(
         "audio        {} samples at {} Hz, {} log-mel frames x {} mels",
-        m.audio.window_samples, m.audio.logmel.sample_rate, m.audio.window_frames, m.audio.logmel.n_mels
+        m.audio.window_samples,
+        m.audio.logmel.sample_rate,
+        m.audio.window_frames,
+        m.audio.logmel.n_mels
     );
     println!(
         "text         {} words max, vocabulary of {}",
@@ -96,7 +110,10 @@ fn bundle_info(args: &InfoArgs) -> Result<ExitCode> {
     );
     println!("temperature  {}", m.temperature);
     if !m.provenance.exporter.is_empty() {
-        println!("exported by  {} (step {})", m.provenance.exporter, m.provenance.step);
+        println!(
+            "exported by  {} (step {})",
+            m.provenance.exporter, m.provenance.step
+        );
     }
     println!();
     let rows: Vec<Vec<String>> = m
@@ -108,18 +125,36 @@ fn bundle_info(args: &InfoArgs) -> Result<ExitCode> {
                 e.precision.name().into(),
                 e.file.clone(),
                 format!("{:.1} MB", e.bytes as f64 / 1e6),
-                e.inputs.first().map(|i| format!("{:?}", i.shape)).unwrap_or_default(),
-                e.outputs.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", "),
+                e.inputs
+                    .first()
+                    .map(|i| format!("{:?}", i.shape))
+                    .unwrap_or_default(),
+                e.outputs
+                    .iter()
+                    .map(|o| o.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 timings
                     .iter()
-                    .find(|(k, _)| *k == e.kind.name() && chosen.as_ref().is_some_and(|c| c.0 == e.precision.name()))
+                    .find(|(k, _)| {
+                        *k == e.kind.name()
+                            && chosen.as_ref().is_some_and(|c| c.0 == e.precision.name())
+                    })
                     .map(|(_, t)| ms(*t))
                     .unwrap_or_default(),
             ]
         })
         .collect();
     print_table(
-        &["encoder", "precision", "file", "size", "input", "outputs", "first run"],
+        &[
+            "encoder",
+            "precision",
+            "file",
+            "size",
+            "input",
+            "outputs",
+            "first run",
+        ],
         &rows,
     );
     if let Some((p, why, load)) = chosen {
@@ -153,7 +188,12 @@ fn index_info(args: &InfoArgs) -> Result<ExitCode> {
     );
     println!(
         "models          {}",
-        stats.models.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        stats
+            .models
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let rows: Vec<Vec<String>> = stats
         .segments

@@ -79,12 +79,12 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
     pb.finish_and_clear();
 
     if let Some(dir) = &args.thumbnails {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for (rank, (info, _)) in hits.iter().enumerate() {
             if let Some(jpeg) = &info.thumbnail {
                 let path = dir.join(format!("{:02}.jpg", rank + 1));
-                std::fs::write(&path, jpeg).with_context(|| format!("writing {}", path.display()))?;
+                std::fs::write(&path, jpeg)
+                    .with_context(|| format!("writing {}", path.display()))?;
             }
         }
     }

@@ -37,7 +37,10 @@ pub struct TagArgs {
 
 pub fn run(args: TagArgs) -> Result<ExitCode> {
     if !(0.0..=1.0).contains(&args.threshold) {
-        bail!("--threshold must be between 0 and 1, got {}", args.threshold);
+        bail!(
+            "--threshold must be between 0 and 1, got {}",
+            args.threshold
+        );
     }
     let labels = match &args.labels {
         Some(p) => LabelSet::load(p)?,
@@ -45,9 +48,7 @@ pub fn run(args: TagArgs) -> Result<ExitCode> {
     };
     let pb = spinner("loading the model", args.json);
     let pipeline = args.model.open(None)?;
-    let tagger = pipeline
-        .tagger(&labels)
-        .context("embedding the labels")?;
+    let tagger = pipeline.tagger(&labels).context("embedding the labels")?;
     pb.finish_and_clear();
     let mut rows = Vec::new();
     let mut out = Vec::new();
@@ -79,7 +80,14 @@ pub fn run(args: TagArgs) -> Result<ExitCode> {
         print_json(&json!({ "labels": labels.origin, "clips": out }))?;
     } else {
         print_table(
-            &["file", "clip", "time", "video / image", "audio", "audio+video"],
+            &[
+                "file",
+                "clip",
+                "time",
+                "video / image",
+                "audio",
+                "audio+video",
+            ],
             &rows,
         );
     }

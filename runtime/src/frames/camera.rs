@@ -470,10 +470,7 @@ mod tests {
         for f in PixelFormat::ALL {
             assert_eq!(PixelFormat::from_fourcc(f.fourcc()), Some(f));
         }
-        assert_eq!(
-            PixelFormat::from_fourcc(*b"I420"),
-            Some(PixelFormat::I420)
-        );
+        assert_eq!(PixelFormat::from_fourcc(*b"I420"), Some(PixelFormat::I420));
         assert_eq!(PixelFormat::from_fourcc(*b"H264"), None);
     }
 }

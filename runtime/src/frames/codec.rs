@@ -41,11 +41,7 @@ pub fn decode_image(data: &[u8]) -> Result<RgbFrame, FrameError> {
     }
 }
 
-fn decode_as(
-    data: &[u8],
-    format: ImageFormat,
-    name: &'static str,
-) -> Result<RgbFrame, FrameError> {
+fn decode_as(data: &[u8], format: ImageFormat, name: &'static str) -> Result<RgbFrame, FrameError> {
     let fail = |e: image::ImageError| FrameError::Decode {
         format: name,
         problem: e.to_string(),

@@ -206,7 +206,11 @@ mod tests {
 
         // Not a database at all.
         let junk = dir.path().join("junk.db");
-        std::fs::write(&junk, b"this is not sqlite, just some text that is long enough").unwrap();
+        std::fs::write(
+            &junk,
+            b"this is not sqlite, just some text that is long enough",
+        )
+        .unwrap();
         let err = Index::open(&junk).unwrap_err().to_string();
         assert!(err.contains("junk.db"), "{err}");
 

@@ -72,7 +72,9 @@ pub enum SchemaError {
         current_version()
     )]
     TooNew { found: u32 },
-    #[error("it is a SQLite database of another program (application_id {found:#x}), not an mmv index")]
+    #[error(
+        "it is a SQLite database of another program (application_id {found:#x}), not an mmv index"
+    )]
     Foreign { found: i32 },
     #[error("it has tables but no mmv schema version, so it is not an mmv index")]
     Unversioned,
@@ -89,8 +91,7 @@ pub fn migrate(conn: &mut Connection) -> Result<u32, SchemaError> {
         return Err(SchemaError::Foreign { found: app });
     }
     if found == 0 {
-        let tables: i64 =
-            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
         if tables > 0 {
             return Err(SchemaError::Unversioned);
         }

@@ -119,7 +119,11 @@ impl EmbeddingTable {
         if k == 0 {
             return Vec::new();
         }
-        let q_va = if query.text { None } else { query.va.as_deref() };
+        let q_va = if query.text {
+            None
+        } else {
+            query.va.as_deref()
+        };
         let q_va = q_va.filter(|q| q.len() == self.va.dim);
         let q_vat = query.vat.as_deref().filter(|q| q.len() == self.vat.dim);
         // A min-heap of the best k: its top is the worst kept hit.
@@ -350,7 +354,8 @@ mod tests {
     #[test]
     fn rows_without_a_space_are_scored_on_the_others() {
         let mut t = EmbeddingTable::default();
-        t.push(1, Modality::Audio, Some(vec![1.0, 0.0]), None).unwrap();
+        t.push(1, Modality::Audio, Some(vec![1.0, 0.0]), None)
+            .unwrap();
         t.push(2, Modality::Video, Some(vec![0.0, 1.0]), Some(vec![1.0]))
             .unwrap();
         assert_eq!(t.dims(), (2, 1));
@@ -365,7 +370,10 @@ mod tests {
         assert_eq!(hits[0].segment_id, 2);
         // A mismatched row is refused and leaves the table as it was.
         assert!(t.push(3, Modality::Video, Some(vec![1.0]), None).is_err());
-        assert!(t.push(3, Modality::Video, None, Some(vec![1.0, 2.0])).is_err());
+        assert!(
+            t.push(3, Modality::Video, None, Some(vec![1.0, 2.0]))
+                .is_err()
+        );
         assert_eq!(t.len(), 2);
         assert_eq!(t.va.data.len(), 4);
     }
@@ -377,11 +385,23 @@ mod tests {
         let m = index.model_id(&model()).unwrap();
         let a = index.begin_file(m, &new_file("a")).unwrap();
         index
-            .commit_clips(a.id, 0, 1, &[seg(0, Modality::Video, &[1.0, 0.0], &[1.0])], Some(1.6))
+            .commit_clips(
+                a.id,
+                0,
+                1,
+                &[seg(0, Modality::Video, &[1.0, 0.0], &[1.0])],
+                Some(1.6),
+            )
             .unwrap();
         let b = index.begin_file(m, &new_file("b")).unwrap();
         index
-            .commit_clips(b.id, 0, 1, &[seg(0, Modality::Video, &[0.0, 1.0], &[1.0])], None)
+            .commit_clips(
+                b.id,
+                0,
+                1,
+                &[seg(0, Modality::Video, &[0.0, 1.0], &[1.0])],
+                None,
+            )
             .unwrap();
         let t = index.load_table(m).unwrap();
         assert_eq!(t.len(), 1);

@@ -89,7 +89,8 @@ pub struct IndexStats {
     pub segments: Vec<(Modality, u64)>,
 }
 
-const FILE_COLUMNS: &str = "id, sha256, model_id, path, bytes, kind, window_s, stride_s, status, clips_done, duration_s";
+const FILE_COLUMNS: &str =
+    "id, sha256, model_id, path, bytes, kind, window_s, stride_s, status, clips_done, duration_s";
 
 fn file_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
     let status: String = row.get(8)?;
@@ -368,9 +369,7 @@ impl Index {
             .conn
             .prepare(&format!("SELECT {FILE_COLUMNS} FROM files ORDER BY id"))
             .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([], file_from_row)
-            .map_err(|e| self.sql(e))?;
+        let rows = stmt.query_map([], file_from_row).map_err(|e| self.sql(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
@@ -496,16 +495,25 @@ pub(crate) mod tests {
         ));
 
         let rec = index.begin_file(m, &new_file("aa")).unwrap();
-        assert_eq!(
-            (rec.status, rec.clips_done),
-            (FileStatus::Pending, 0)
-        );
+        assert_eq!((rec.status, rec.clips_done), (FileStatus::Pending, 0));
         index
-            .commit_clips(rec.id, 0, 1, &[seg(0, Modality::Video, &[1.0], &[1.0])], None)
+            .commit_clips(
+                rec.id,
+                0,
+                1,
+                &[seg(0, Modality::Video, &[1.0], &[1.0])],
+                None,
+            )
             .unwrap();
         // A stale writer is refused, and nothing it tried is kept.
         assert!(matches!(
-            index.commit_clips(rec.id, 0, 1, &[seg(0, Modality::Audio, &[1.0], &[1.0])], None),
+            index.commit_clips(
+                rec.id,
+                0,
+                1,
+                &[seg(0, Modality::Audio, &[1.0], &[1.0])],
+                None
+            ),
             Err(IndexError::Conflict { .. })
         ));
         // Resuming returns the counter.

@@ -129,7 +129,9 @@ impl Clips {
                 self.buffered.pop_front();
                 self.first_frame += 1;
             }
-            while self.total_frames.is_none() && self.first_frame + self.buffered.len() < start + g.frames {
+            while self.total_frames.is_none()
+                && self.first_frame + self.buffered.len() < start + g.frames
+            {
                 let j = self.first_frame + self.buffered.len();
                 match self.model_frame(j)? {
                     Some(f) => self.buffered.push_back(f),
@@ -150,7 +152,10 @@ impl Clips {
                 .take(available)
                 .cloned()
                 .collect();
-            let last = frames.last().cloned().unwrap_or_else(|| unreachable!("available > 0"));
+            let last = frames
+                .last()
+                .cloned()
+                .unwrap_or_else(|| unreachable!("available > 0"));
             frames.resize(g.frames, last);
             let start_s = start as f64 / g.fps;
             Clip {
@@ -338,10 +343,17 @@ mod tests {
             fps: 30.0,
             decoded: 0,
         };
-        let clips = collect(Clips::new(geometry(4), Some(Box::new(src)), Some(vec![1.0; 3])));
+        let clips = collect(Clips::new(
+            geometry(4),
+            Some(Box::new(src)),
+            Some(vec![1.0; 3]),
+        ));
         assert_eq!(clips.len(), 1);
         assert_eq!(reds(&clips[0]), vec![0, 0, 0, 0]);
-        assert_eq!(clips[0].audio.as_ref().unwrap()[..], [1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(
+            clips[0].audio.as_ref().unwrap()[..],
+            [1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        );
         let empty = Counter {
             n: 0,
             pos: 0,

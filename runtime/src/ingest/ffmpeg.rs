@@ -106,7 +106,12 @@ fn last_lines(text: &str) -> String {
 }
 
 impl Ffmpeg {
-    fn spawn(&self, program: &Path, args: &[&std::ffi::OsStr], path: &Path) -> Result<Child, IngestError> {
+    fn spawn(
+        &self,
+        program: &Path,
+        args: &[&std::ffi::OsStr],
+        path: &Path,
+    ) -> Result<Child, IngestError> {
         Command::new(program)
             .args(args)
             .stdin(Stdio::null())
@@ -129,7 +134,12 @@ impl Ffmpeg {
     }
 
     /// Runs a program to completion and returns its stdout.
-    fn run(&self, program: &Path, args: &[&std::ffi::OsStr], path: &Path) -> Result<Vec<u8>, IngestError> {
+    fn run(
+        &self,
+        program: &Path,
+        args: &[&std::ffi::OsStr],
+        path: &Path,
+    ) -> Result<Vec<u8>, IngestError> {
         let child = self.spawn(program, args, path)?;
         let out = child.wait_with_output().map_err(|source| IngestError::Io {
             path: path.to_path_buf(),
@@ -170,7 +180,10 @@ impl Ffmpeg {
             match s.codec_type.as_deref() {
                 Some("video") => probe.has_video = true,
                 Some("audio") if probe.audio_rate.is_none() => {
-                    probe.audio_rate = s.sample_rate.and_then(|r| r.parse().ok()).filter(|&r| r > 0);
+                    probe.audio_rate = s
+                        .sample_rate
+                        .and_then(|r| r.parse().ok())
+                        .filter(|&r| r > 0);
                 }
                 _ => {}
             }
@@ -318,8 +331,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.mkv");
         let status = Command::new("ffmpeg")
-            .args(["-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1"])
-            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050:duration=1"])
+            .args([
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=64x48:rate=10:duration=1",
+            ])
+            .args([
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:sample_rate=22050:duration=1",
+            ])
             .args(["-c:v", "mjpeg", "-c:a", "pcm_s16le", "-shortest"])
             .arg(&path)
             .status()
@@ -342,7 +367,11 @@ mod tests {
         }
         assert_eq!(n, 10);
         let audio = ff.audio(&path, 22050).unwrap();
-        assert!((audio.samples.len() as i64 - 22050).abs() < 1200, "{}", audio.samples.len());
+        assert!(
+            (audio.samples.len() as i64 - 22050).abs() < 1200,
+            "{}",
+            audio.samples.len()
+        );
 
         // Not a media file.
         let junk = dir.path().join("junk.mp4");

@@ -124,7 +124,12 @@ impl<R: Read> MjpegReader<R> {
         loop {
             match marker {
                 0xD9 => return Ok(true),
-                0xD8 => return Err(self.bad(format!("frame {} has a nested start marker", self.frames_read))),
+                0xD8 => {
+                    return Err(self.bad(format!(
+                        "frame {} has a nested start marker",
+                        self.frames_read
+                    )));
+                }
                 0x01 | 0xD0..=0xD7 => marker = self.next_marker()?,
                 _ => {
                     let len = usize::from(self.need()?) << 8 | usize::from(self.need()?);
@@ -209,7 +214,9 @@ mod tests {
     use crate::frames::encode_jpeg;
 
     fn jpeg(v: u8) -> Vec<u8> {
-        let rgb: Vec<u8> = (0..8 * 8).flat_map(|i| [v, (i * 3) as u8, 255 - v]).collect();
+        let rgb: Vec<u8> = (0..8 * 8)
+            .flat_map(|i| [v, (i * 3) as u8, 255 - v])
+            .collect();
         encode_jpeg(&rgb, 8, 8, 90).unwrap()
     }
 
@@ -229,7 +236,9 @@ mod tests {
     fn splits_concatenated_jpegs() {
         let (a, b, c) = (jpeg(10), jpeg(120), jpeg(250));
         // An EXIF-like APP1 segment holding a fake thumbnail (its own FFD8..FFD9) in frame b.
-        let mut b_exif = vec![0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x08, 0xFF, 0xD8, 0xFF, 0xD9, 0, 0];
+        let mut b_exif = vec![
+            0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x08, 0xFF, 0xD8, 0xFF, 0xD9, 0, 0,
+        ];
         b_exif.extend_from_slice(&b[2..]);
         let stream = [a.clone(), vec![0, 0, 0], b_exif, c.clone()].concat();
         let frames = read_all(&stream).unwrap();

@@ -291,12 +291,19 @@ mod tests {
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
-        hound::WavWriter::create(&empty_wav, spec).unwrap().finalize().unwrap();
-        let e = open(&empty_wav, &OpenOptions::default()).unwrap_err().to_string();
+        hound::WavWriter::create(&empty_wav, spec)
+            .unwrap()
+            .finalize()
+            .unwrap();
+        let e = open(&empty_wav, &OpenOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("empty.wav") && e.contains("no audio"), "{e}");
         let bad_png = dir.path().join("bad.png");
         std::fs::write(&bad_png, b"\x89PNG\r\n\x1a\ngarbage").unwrap();
-        let e = open(&bad_png, &OpenOptions::default()).unwrap_err().to_string();
+        let e = open(&bad_png, &OpenOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bad.png") && e.contains("PNG"), "{e}");
     }
 }

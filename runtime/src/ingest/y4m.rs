@@ -71,8 +71,7 @@ impl<R: Read> Y4mReader<R> {
         };
         let line = read_line(&mut reader, path)?
             .ok_or_else(|| bad("empty file, not a Y4M stream".into()))?;
-        let line = String::from_utf8(line)
-            .map_err(|_| bad("the Y4M header is not text".into()))?;
+        let line = String::from_utf8(line).map_err(|_| bad("the Y4M header is not text".into()))?;
         let mut fields = line.split(' ');
         if fields.next() != Some("YUV4MPEG2") {
             return Err(bad("not a Y4M file (no YUV4MPEG2 signature)".into()));
@@ -86,9 +85,9 @@ impl<R: Read> Y4mReader<R> {
                 "W" => width = value.parse::<usize>().ok(),
                 "H" => height = value.parse::<usize>().ok(),
                 "F" => {
-                    let parsed = value.split_once(':').and_then(|(n, d)| {
-                        Some((n.parse::<u32>().ok()?, d.parse::<u32>().ok()?))
-                    });
+                    let parsed = value
+                        .split_once(':')
+                        .and_then(|(n, d)| Some((n.parse::<u32>().ok()?, d.parse::<u32>().ok()?)));
                     match parsed {
                         Some((n, d)) if n > 0 && d > 0 => fps = Some(f64::from(n) / f64::from(d)),
                         _ => return Err(bad(format!("bad frame rate {field:?}"))),
@@ -158,9 +157,7 @@ impl<R: Read> Y4mReader<R> {
                 let expand = |v: u8| match self.range {
                     YuvRange::Full => v,
                     // Limited-range luma 16-235 stretched to 0-255.
-                    YuvRange::Limited => {
-                        ((i32::from(v) - 16) * 255 / 219).clamp(0, 255) as u8
-                    }
+                    YuvRange::Limited => ((i32::from(v) - 16) * 255 / 219).clamp(0, 255) as u8,
                 };
                 self.buf
                     .iter()
@@ -171,11 +168,12 @@ impl<R: Read> Y4mReader<R> {
                     .collect()
             }
             Colour::Yuv(layout) => {
-                yuv_planar_to_rgb8(&self.buf, self.width, self.height, layout, self.range)
-                    .map_err(|source| IngestError::Frame {
+                yuv_planar_to_rgb8(&self.buf, self.width, self.height, layout, self.range).map_err(
+                    |source| IngestError::Frame {
                         path: self.path.clone(),
                         source,
-                    })?
+                    },
+                )?
             }
         };
         Ok(RgbFrame {
@@ -286,7 +284,11 @@ impl<W: Write> Y4mWriter<W> {
         if rgb.len() != w * h * 3 {
             return Err(std::io::Error::new(
                 ErrorKind::InvalidInput,
-                format!("a {w}x{h} RGB frame has {} bytes, not {}", w * h * 3, rgb.len()),
+                format!(
+                    "a {w}x{h} RGB frame has {} bytes, not {}",
+                    w * h * 3,
+                    rgb.len()
+                ),
             ));
         }
         let yuv: Vec<[u8; 3]> = rgb
@@ -296,7 +298,7 @@ impl<W: Write> Y4mWriter<W> {
         let (cw, ch) = YuvLayout::Yuv420.chroma_size(w, h);
         let mut plane = Vec::with_capacity(w * h + 2 * cw * ch);
         plane.extend(yuv.iter().map(|p| p[0]));
-        for c in 1..3 {
+        for c in [1, 2] {
             for cy in 0..ch {
                 for cx in 0..cw {
                     let mut sum = 0u32;
@@ -406,9 +408,11 @@ mod tests {
     }
 
     fn err(bytes: &[u8]) -> String {
-        let result = reader(bytes).and_then(|mut r| loop {
-            if let NextFrame::End = r.next_frame(true)? {
-                break Ok(());
+        let result = reader(bytes).and_then(|mut r| {
+            loop {
+                if let NextFrame::End = r.next_frame(true)? {
+                    break Ok(());
+                }
             }
         });
         let e = result.unwrap_err().to_string();

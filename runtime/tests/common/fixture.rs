@@ -131,7 +131,12 @@ fn value_info(name: &str, elem: pb::tensor_proto::DataType, shape: &[usize]) -> 
 fn l2(nodes: &mut Vec<pb::NodeProto>, x: &str, out: &str) {
     let ss = format!("{out}_ss");
     let norm = format!("{out}_norm");
-    nodes.push(node("ReduceSumSquare", &[x], &ss, vec![ints("axes", &[1]), int("keepdims", 1)]));
+    nodes.push(node(
+        "ReduceSumSquare",
+        &[x],
+        &ss,
+        vec![ints("axes", &[1]), int("keepdims", 1)],
+    ));
     nodes.push(node("Sqrt", &[&ss], &norm, vec![]));
     nodes.push(node("Div", &[x, &norm], out, vec![]));
 }
@@ -198,7 +203,12 @@ pub fn write_bundle(dir: &Path) -> Manifest {
     let cs = SIZE / cells;
     let mut nodes = vec![
         node("Reshape", &["video", "cells_shape"], "cells", vec![]),
-        node("ReduceMean", &["cells"], "pooled", vec![ints("axes", &[2, 4, 6]), int("keepdims", 0)]),
+        node(
+            "ReduceMean",
+            &["cells"],
+            "pooled",
+            vec![ints("axes", &[2, 4, 6]), int("keepdims", 0)],
+        ),
         node("Reshape", &["pooled", "flat_shape"], "feat", vec![]),
         node("Sub", &["feat", "half"], "centred", vec![]),
     ];
@@ -210,7 +220,15 @@ pub fn write_bundle(dir: &Path) -> Manifest {
             inits: common(vec![
                 i64_tensor(
                     "cells_shape",
-                    vec![1, channels as i64, FRAMES as i64, cells as i64, cs as i64, cells as i64, cs as i64],
+                    vec![
+                        1,
+                        channels as i64,
+                        FRAMES as i64,
+                        cells as i64,
+                        cs as i64,
+                        cells as i64,
+                        cs as i64,
+                    ],
                 ),
                 i64_tensor("flat_shape", vec![1, feat as i64]),
                 f32_tensor("half", &[1], vec![0.5]),
@@ -223,7 +241,12 @@ pub fn write_bundle(dir: &Path) -> Manifest {
     // Image: the same cells without time.
     let mut nodes = vec![
         node("Reshape", &["image", "cells_shape"], "cells", vec![]),
-        node("ReduceMean", &["cells"], "pooled", vec![ints("axes", &[3, 5]), int("keepdims", 0)]),
+        node(
+            "ReduceMean",
+            &["cells"],
+            "pooled",
+            vec![ints("axes", &[3, 5]), int("keepdims", 0)],
+        ),
         node("Reshape", &["pooled", "flat_shape"], "feat", vec![]),
         node("Sub", &["feat", "half"], "centred", vec![]),
     ];
@@ -235,7 +258,14 @@ pub fn write_bundle(dir: &Path) -> Manifest {
             inits: common(vec![
                 i64_tensor(
                     "cells_shape",
-                    vec![1, channels as i64, cells as i64, cs as i64, cells as i64, cs as i64],
+                    vec![
+                        1,
+                        channels as i64,
+                        cells as i64,
+                        cs as i64,
+                        cells as i64,
+                        cs as i64,
+                    ],
                 ),
                 i64_tensor("flat_shape", vec![1, feat as i64]),
                 f32_tensor("half", &[1], vec![0.5]),
@@ -248,7 +278,12 @@ pub fn write_bundle(dir: &Path) -> Manifest {
     // Audio.
     let frames = 1 + WINDOW_SAMPLES / HOP;
     let mut nodes = vec![
-        node("ReduceMean", &["logmel"], "pooled", vec![ints("axes", &[2]), int("keepdims", 0)]),
+        node(
+            "ReduceMean",
+            &["logmel"],
+            "pooled",
+            vec![ints("axes", &[2]), int("keepdims", 0)],
+        ),
         node("Reshape", &["pooled", "flat_shape"], "feat", vec![]),
         // Log-mel values sit around -5..5; scale them down like a first layer would.
         node("Mul", &["feat", "scale"], "scaled", vec![]),
@@ -279,9 +314,19 @@ pub fn write_bundle(dir: &Path) -> Manifest {
     let max_words = Tokenizer::default().max_words;
     let nodes = vec![
         node("Gather", &["table", "ids"], "words", vec![int("axis", 0)]),
-        node("ReduceMax", &["words"], "pooled", vec![ints("axes", &[2]), int("keepdims", 0)]),
+        node(
+            "ReduceMax",
+            &["words"],
+            "pooled",
+            vec![ints("axes", &[2]), int("keepdims", 0)],
+        ),
         node("Reshape", &["pooled", "flat_shape"], "vat_raw", vec![]),
-        node("ReduceSumSquare", &["vat_raw"], "ss", vec![ints("axes", &[1]), int("keepdims", 1)]),
+        node(
+            "ReduceSumSquare",
+            &["vat_raw"],
+            "ss",
+            vec![ints("axes", &[1]), int("keepdims", 1)],
+        ),
         node("Sqrt", &["ss"], "norm", vec![]),
         node("Div", &["vat_raw", "norm"], OUTPUT_VAT, vec![]),
     ];
