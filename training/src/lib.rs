@@ -12,10 +12,16 @@
 //! inference preprocess identically.
 
 pub mod backend;
+pub mod checkpoint;
 pub mod config;
+pub mod data;
 pub mod demo;
+pub mod design_table;
+pub mod eval;
 pub mod loss;
 pub mod model;
+pub mod plot;
+pub mod run;
 pub mod schedule;
 pub mod synthetic;
 pub mod trainer;
