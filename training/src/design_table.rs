@@ -243,3 +243,29 @@ fn write(dir: &Path, options: &TableOptions, rows: &[Row]) -> Result<(), TableEr
     )
     .map_err(|source| TableError::Io { path: json, source })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_is_a_valid_config_with_its_own_folder() {
+        let base = MmvConfig::embedded_default();
+        let mut folders = Vec::new();
+        for v in VARIANTS {
+            let c = v.config(&base, 50);
+            c.validate().unwrap();
+            assert_eq!(c.optim.total_steps, 50);
+            assert!(c.optim.warmup_steps < 50);
+            assert_eq!(
+                (c.loss.va_weight > 0.0, c.loss.vt_weight > 0.0),
+                (v.va_weight > 0.0, v.vt_weight > 0.0)
+            );
+            assert!(!v.folder().contains(' '));
+            folders.push(v.folder());
+        }
+        folders.sort();
+        folders.dedup();
+        assert_eq!(folders.len(), VARIANTS.len());
+    }
+}
