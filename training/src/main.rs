@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use mmv_runtime::bundle::manifest::Precision;
 use mmv_training::config::MmvConfig;
 use mmv_training::data::augment::Augment;
 use mmv_training::data::resolve_data_dir;
 use mmv_training::word_vectors::WordVectors;
-use mmv_training::{backend, demo, design_table, eval, run};
+use mmv_training::{backend, demo, design_table, eval, export, run};
 
 #[derive(Parser)]
 #[command(
@@ -129,6 +130,31 @@ enum Command {
         probe_images: usize,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+    },
+    /// Export a run as a model bundle: one ONNX file per encoder (clip, deflated image, audio,
+    /// text) and precision, a vocabulary and manifest.json, for the `mmv` runtime.
+    Export {
+        /// The run folder written by `train`.
+        #[arg(long)]
+        run: PathBuf,
+        /// The bundle folder to write (e.g. models/avdigits-fac-s3d).
+        #[arg(long)]
+        out: PathBuf,
+        /// Comma-separated precisions: fp32, f16, int8.
+        #[arg(long, default_value = "fp32,f16,int8")]
+        precision: String,
+        /// Words kept in the bundle's vocabulary (the most frequent GloVe words).
+        #[arg(long, default_value_t = 8000)]
+        vocab_limit: usize,
+        /// Train-split samples for int8 calibration and the deflation's BN re-learning.
+        #[arg(long, default_value_t = 64)]
+        calibration_samples: usize,
+        /// Epochs of BN re-learning for the deflated S3D-G (0: naive deflation).
+        #[arg(long, default_value_t = 20)]
+        deflation_epochs: usize,
+        /// The bundle's version string.
+        #[arg(long, default_value = "0.1.0")]
+        version: String,
     },
     /// Check a model config and print its parameter counts.
     Info {
@@ -271,6 +297,42 @@ fn main() -> anyhow::Result<()> {
                 summary.last_loss.map_or("-".into(), |l| format!("{l:.3}")),
                 out.display()
             );
+        }
+        Command::Export {
+            run,
+            out,
+            precision,
+            vocab_limit,
+            calibration_samples,
+            deflation_epochs,
+            version,
+        } => {
+            let precisions = precision
+                .split(',')
+                .map(|p| {
+                    Precision::parse(p).ok_or_else(|| {
+                        anyhow::anyhow!("--precision: {p:?} is not one of fp32, f16, int8")
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let options = export::from_run::RunExportOptions {
+                run,
+                out: out.clone(),
+                precisions,
+                vocab_limit,
+                calibration_samples,
+                deflation_epochs,
+                version,
+            };
+            let (manifest, report) =
+                export::from_run::export_run(&options, |f| eprintln!("wrote {f}"))?;
+            println!("bundle {} ({}):", out.display(), manifest.name);
+            for (file, bytes) in &report.files {
+                println!("  {file:<20} {:>10.1} KiB", *bytes as f64 / 1024.0);
+            }
+            if let Some(l1) = report.deflation_l1 {
+                println!("  deflation: BN re-learned, final mean L1 {l1:.4}");
+            }
         }
         Command::Eval {
             run,
