@@ -142,17 +142,22 @@ pub fn build(
         let config = variant.config(&options.base, options.steps);
         config.validate().map_err(TableError::Config)?;
         let finished = dir.join(run::FINAL_WEIGHTS).is_file()
-            && run::read_meta(&dir).is_ok_and(|m| m.config == config)
             && run::latest_checkpoint(&dir)?
                 .and_then(|c| crate::checkpoint::read_state(&c).ok())
                 .is_some_and(|s| s.step >= options.steps);
+        let resume = dir.join(run::RUN_FILE).is_file();
+        if resume && !run::read_meta(&dir).is_ok_and(|m| m.config == config) {
+            return Err(TableError::Config(format!(
+                "{} holds a run of another config or budget; remove it or choose another --out",
+                dir.display()
+            )));
+        }
         let mut train_seconds = 0.0;
         if !finished {
             progress(&format!(
                 "{}: training {} steps",
                 variant.name, options.steps
             ));
-            let resume = dir.join(run::RUN_FILE).is_file();
             let summary = run::train(
                 TrainOptions {
                     config: config.clone(),
