@@ -9,9 +9,9 @@ use mmv_runtime::text::Vocab;
 
 use crate::backend;
 use crate::config::MmvConfig;
-use crate::loss::l2_normalize;
+use crate::eval::zero_shot;
 use crate::model::Mmv;
-use crate::synthetic::{DIGIT_WORDS, SyntheticAv, narration_words};
+use crate::synthetic::{SyntheticAv, narration_words};
 use crate::trainer::{StepStats, Trainer};
 use crate::word_vectors::WordVectors;
 
@@ -96,41 +96,18 @@ pub fn run(
 }
 
 /// Zero-shot classification on fresh clips: each clip's video (and audio, where the design puts
-/// audio in the text space) is matched to the nearest of the ten digit prompts.
+/// audio in the text space) is matched to the nearest digit in the text space
+/// ([`crate::eval::zero_shot`]).
 pub fn zero_shot(model: &Mmv, data: &SyntheticAv, clips: usize, seed: u64) -> (f64, Option<f64>) {
     let device = model.text.words.device();
-    let prompts: Vec<i64> = DIGIT_WORDS
-        .iter()
-        .flat_map(|w| data.encode_text(&format!("the number {w}")))
-        .map(i64::from)
-        .collect();
-    let width = prompts.len() / DIGIT_WORDS.len();
-    let ids = Tensor::<3, Int>::from_data(TensorData::new(prompts, [10, 1, width]), &device);
-    let text = model.embed_text(ids);
-    let [n, _, d] = text.dims();
-    let text = l2_normalize(text.reshape([n, d]));
+    let classes_emb = zero_shot::class_embeddings(model, |t| data.encode_text(t));
     let classes: Vec<usize> = (0..clips).map(|i| i % 10).collect();
     // A seed far from the training seeds: these clips were never seen.
     let batch = data.batch(&classes, seed.wrapping_add(1 << 40), &device);
-    let video = l2_normalize(model.embed_video(batch.video).vt);
     let accuracy = |emb: Tensor<2>| {
-        let predicted: Vec<i64> = emb
-            .matmul(text.clone().transpose())
-            .argmax(1)
-            .into_data_as::<i64>()
-            .try_to_vec::<i64>()
-            .expect("argmax gives integers");
-        let hits = predicted
-            .iter()
-            .zip(&classes)
-            .filter(|(p, c)| **p as usize == **c)
-            .count();
-        hits as f64 / clips as f64
+        zero_shot::accuracy(&zero_shot::classify(emb, classes_emb.clone()), &classes)
     };
-    let v2t = accuracy(video);
-    let a2t = model
-        .embed_audio(batch.audio)
-        .vt
-        .map(|a| accuracy(l2_normalize(a)));
+    let v2t = accuracy(model.embed_video(batch.video).vt);
+    let a2t = model.embed_audio(batch.audio).vt.map(accuracy);
     (v2t, a2t)
 }

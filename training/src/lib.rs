@@ -12,12 +12,18 @@
 //! inference preprocess identically.
 
 pub mod backend;
+pub mod checkpoint;
 pub mod config;
+pub mod data;
 pub mod deflate;
 pub mod demo;
+pub mod design_table;
+pub mod eval;
 pub mod export;
 pub mod loss;
 pub mod model;
+pub mod plot;
+pub mod run;
 pub mod schedule;
 pub mod synthetic;
 pub mod trainer;

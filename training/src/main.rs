@@ -5,9 +5,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use mmv_runtime::bundle::manifest::Precision;
 use mmv_training::config::MmvConfig;
+use mmv_training::data::augment::Augment;
+use mmv_training::data::resolve_data_dir;
 use mmv_training::word_vectors::WordVectors;
-use mmv_training::{backend, demo};
+use mmv_training::{backend, demo, design_table, eval, export, run};
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +51,111 @@ enum Command {
         /// Print the report as JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Train a model on AV-Digits (self-supervised: NCE(video, audio) + MIL-NCE(video, text)).
+    /// Writes metrics.jsonl, checkpoints (safetensors), model.safetensors and loss.png to --out.
+    Train {
+        /// Model config (TOML); the embedded default (models/avdigits-fac-s3d.toml) when absent.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The shared data folder; $MMV_DATA when absent.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The run folder.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Save a checkpoint every N steps (and always at the end).
+        #[arg(long, default_value_t = 500)]
+        checkpoint_every: usize,
+        /// Continue the run in --out from its latest checkpoint (with its recorded config and seed).
+        #[arg(long)]
+        resume: bool,
+        /// Override optim.total_steps of the config (the schedule's length).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Override optim.batch_size of the config.
+        #[arg(long)]
+        batch_size: Option<usize>,
+        /// Stop after this many steps in total, keeping the schedule (e.g. to time a config).
+        #[arg(long)]
+        stop_at: Option<usize>,
+        /// GloVe-format word vectors; DATA/glove/glove.6B.50d.top50k.txt.gz when absent.
+        #[arg(long)]
+        glove: Option<PathBuf>,
+        /// Train without augmentation.
+        #[arg(long)]
+        no_augment: bool,
+    },
+    /// Evaluate a run: linear probes (video, audio, single image), zero-shot classification,
+    /// text-to-video retrieval. Writes eval.json and eval.md into the run folder.
+    Eval {
+        /// The run folder written by `train`.
+        #[arg(long)]
+        run: PathBuf,
+        /// The shared data folder; the run's own when absent.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Weights to evaluate instead of the run's final ones (e.g. a checkpoint's).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Use only the first N MNIST train images (plus the 800 validation images) for the
+        /// video and image probes.
+        #[arg(long)]
+        probe_images: Option<usize>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// The MMV design table: shared, disjoint and FAC, plus the va-only and vt-only runs, each
+    /// trained for --steps from one base config and evaluated; writes design-table.md/.json.
+    /// The defaults (models/avdigits-small-fac-s3d.toml, 1500 steps) fit in two hours on 2 cores.
+    DesignTable {
+        /// Base model config; models/avdigits-small-fac-s3d.toml (embedded) when absent.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The shared data folder; $MMV_DATA when absent.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Folder for the five runs and the table (re-running resumes).
+        #[arg(long)]
+        out: PathBuf,
+        /// Training steps per variant.
+        #[arg(long, default_value_t = design_table::DEFAULT_STEPS)]
+        steps: usize,
+        /// Override optim.batch_size of the base config.
+        #[arg(long)]
+        batch_size: Option<usize>,
+        /// Train images for the video and image probes (all 8,000 when absent).
+        #[arg(long, default_value_t = design_table::DEFAULT_PROBE_IMAGES)]
+        probe_images: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Export a run as a model bundle: one ONNX file per encoder (clip, deflated image, audio,
+    /// text) and precision, a vocabulary and manifest.json, for the `mmv` runtime.
+    Export {
+        /// The run folder written by `train`.
+        #[arg(long)]
+        run: PathBuf,
+        /// The bundle folder to write (e.g. models/avdigits-fac-s3d).
+        #[arg(long)]
+        out: PathBuf,
+        /// Comma-separated precisions: fp32, f16, int8.
+        #[arg(long, default_value = "fp32,f16,int8")]
+        precision: String,
+        /// Words kept in the bundle's vocabulary (the most frequent GloVe words).
+        #[arg(long, default_value_t = 8000)]
+        vocab_limit: usize,
+        /// Train-split samples for int8 calibration and the deflation's BN re-learning.
+        #[arg(long, default_value_t = 64)]
+        calibration_samples: usize,
+        /// Epochs of BN re-learning for the deflated S3D-G (0: naive deflation).
+        #[arg(long, default_value_t = 20)]
+        deflation_epochs: usize,
+        /// The bundle's version string.
+        #[arg(long, default_value = "0.1.0")]
+        version: String,
     },
     /// Check a model config and print its parameter counts.
     Info {
@@ -114,6 +222,169 @@ fn main() -> anyhow::Result<()> {
             } else {
                 print_report(&report);
             }
+        }
+        Command::Train {
+            config,
+            data,
+            out,
+            seed,
+            checkpoint_every,
+            resume,
+            steps,
+            batch_size,
+            stop_at,
+            glove,
+            no_augment,
+        } => {
+            let mut config = load_config(config.as_ref())?;
+            if let Some(s) = steps {
+                config.optim.total_steps = s;
+                config.optim.warmup_steps = config.optim.warmup_steps.min(s.saturating_sub(1));
+            }
+            if let Some(b) = batch_size {
+                config.optim.batch_size = b;
+            }
+            config.validate().map_err(anyhow::Error::msg)?;
+            let data_dir = resolve_data_dir(data.as_deref())?;
+            let total = if resume {
+                run::read_meta(&out)?.config.optim.total_steps
+            } else {
+                config.optim.total_steps
+            };
+            let end = stop_at.unwrap_or(total).min(total);
+            eprintln!(
+                "mmv-train train: {} ({:?} video, {:?} design) on {}, {} steps, batch {}",
+                config.name,
+                config.video.arch,
+                config.heads.design,
+                backend::describe(),
+                end,
+                config.optim.batch_size
+            );
+            let bar = ProgressBar::new(end as u64).with_style(
+                ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  eta {eta}")
+                    .expect("valid template"),
+            );
+            let options = run::TrainOptions {
+                config,
+                data_dir,
+                out: out.clone(),
+                seed,
+                checkpoint_every,
+                resume,
+                glove,
+                stop_at,
+                augment: if no_augment {
+                    Augment::NONE
+                } else {
+                    Augment::TRAIN
+                },
+            };
+            let summary = run::train(options, |m| {
+                bar.set_position(m.step as u64 + 1);
+                bar.set_message(format!(
+                    "loss {:.3}  {:.2} steps/s  lr {:.2e}",
+                    m.loss, m.steps_per_s, m.lr
+                ));
+            })?;
+            bar.finish_and_clear();
+            println!(
+                "trained steps {}..{} in {:.0} s ({:.2} steps/s, {:.0} s making batches); last loss {}; run in {}",
+                summary.first_step,
+                summary.first_step + summary.steps_done,
+                summary.seconds,
+                summary.steps_per_s,
+                summary.data_seconds,
+                summary.last_loss.map_or("-".into(), |l| format!("{l:.3}")),
+                out.display()
+            );
+        }
+        Command::Export {
+            run,
+            out,
+            precision,
+            vocab_limit,
+            calibration_samples,
+            deflation_epochs,
+            version,
+        } => {
+            let precisions = precision
+                .split(',')
+                .map(|p| {
+                    Precision::parse(p).ok_or_else(|| {
+                        anyhow::anyhow!("--precision: {p:?} is not one of fp32, f16, int8")
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let options = export::from_run::RunExportOptions {
+                run,
+                out: out.clone(),
+                precisions,
+                vocab_limit,
+                calibration_samples,
+                deflation_epochs,
+                version,
+            };
+            let (manifest, report) =
+                export::from_run::export_run(&options, |f| eprintln!("wrote {f}"))?;
+            println!("bundle {} ({}):", out.display(), manifest.name);
+            for (file, bytes) in &report.files {
+                println!("  {file:<20} {:>10.1} KiB", *bytes as f64 / 1024.0);
+            }
+            if let Some(l1) = report.deflation_l1 {
+                println!("  deflation: BN re-learned, final mean L1 {l1:.4}");
+            }
+        }
+        Command::Eval {
+            run,
+            data,
+            weights,
+            probe_images,
+            seed,
+        } => {
+            let options = eval::EvalOptions {
+                run: run.clone(),
+                data_dir: data,
+                weights,
+                probe_images,
+                seed,
+            };
+            let report = eval::evaluate(&options, |what| eprintln!("eval: {what}"))?;
+            eval::write_report(&run, &report)?;
+            print!("{}", eval::markdown(&report));
+        }
+        Command::DesignTable {
+            config,
+            data,
+            out,
+            steps,
+            batch_size,
+            probe_images,
+            seed,
+        } => {
+            let mut base = match &config {
+                Some(p) => MmvConfig::load(p)?,
+                None => design_table::default_base(),
+            };
+            if let Some(b) = batch_size {
+                base.optim.batch_size = b;
+            }
+            let options = design_table::TableOptions {
+                base,
+                data_dir: resolve_data_dir(data.as_deref())?,
+                out: out.clone(),
+                steps,
+                seed,
+                probe_images: Some(probe_images),
+            };
+            let started = std::time::Instant::now();
+            let rows = design_table::build(&options, |what| {
+                eprintln!(
+                    "design-table [{:.0} s]: {what}",
+                    started.elapsed().as_secs_f64()
+                )
+            })?;
+            print!("{}", design_table::markdown(&options, &rows));
         }
         Command::Info { config } => {
             let config = load_config(config.as_ref())?;

@@ -13,38 +13,16 @@ use mmv_runtime::text::{Tokenizer, Vocab};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::config::MmvConfig;
+use crate::data::narrations::narration;
+pub use crate::data::narrations::{DIGIT_WORDS, NARRATIONS};
+pub use crate::data::{Sample, batch_from_samples};
 use crate::model::Batch;
-
-pub const DIGIT_WORDS: [&str; 10] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-];
-
-/// Narration templates; `{}` is the digit word. MIL-NCE treats all of them as positives.
-pub const NARRATIONS: [&str; 6] = [
-    "{}",
-    "the number {}",
-    "a {} is moving",
-    "someone says {}",
-    "the digit {} on the screen",
-    "count {}",
-];
 
 /// Seven-segment masks (a, b, c, d, e, f, g) for 0-9.
 const SEGMENTS: [u8; 10] = [
     0b0111111, 0b0000110, 0b1011011, 0b1001111, 0b1100110, 0b1101101, 0b1111101, 0b0000111,
     0b1111111, 0b1101111,
 ];
-
-/// One sample's encoder inputs as flat vectors.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Sample {
-    /// [C, T, H, W]
-    pub video: Vec<f32>,
-    /// [frames, mels]
-    pub audio: Vec<f32>,
-    /// [K, W] token ids
-    pub text: Vec<u32>,
-}
 
 /// The generator: front ends built once from the model config.
 pub struct SyntheticAv {
@@ -55,32 +33,10 @@ pub struct SyntheticAv {
     vocab: Vocab,
 }
 
-/// Every word the synthetic narrations use, for building a vocabulary.
-pub fn narration_words() -> Vec<String> {
-    let tokenizer = Tokenizer::default();
-    let mut words = Vec::new();
-    for digit in DIGIT_WORDS {
-        for template in NARRATIONS {
-            for w in tokenizer.words(&template.replace("{}", digit)) {
-                if !words.contains(&w) {
-                    words.push(w);
-                }
-            }
-        }
-    }
-    words
-}
-
-/// The frame front end's settings for a model: grey or RGB at the clip size, pixels in [0, 1].
-pub fn frame_spec(config: &MmvConfig) -> FrameSpec {
-    FrameSpec {
-        height: config.video.size,
-        width: config.video.size,
-        channels: config.video.channels,
-        mean: vec![0.0; config.video.channels],
-        std: vec![1.0; config.video.channels],
-    }
-}
+/// The frame front end's settings for a model.
+pub use crate::data::avdigits::frame_spec;
+/// Every word the narrations use, for building a vocabulary.
+pub use crate::data::narrations::narration_words;
 
 impl SyntheticAv {
     pub fn new(config: &MmvConfig, vocab: Vocab) -> Result<Self, mmv_runtime::audio::AudioError> {
@@ -183,7 +139,7 @@ impl SyntheticAv {
         let mut ids = Vec::with_capacity(k * self.config.text.max_words);
         for _ in 0..k {
             let template = NARRATIONS[rng.random_range(0..NARRATIONS.len())];
-            ids.extend(self.encode_text(&template.replace("{}", DIGIT_WORDS[class])));
+            ids.extend(self.encode_text(&narration(template, class)));
         }
         ids
     }
@@ -196,35 +152,6 @@ impl SyntheticAv {
             .map(|(i, &c)| self.sample(c, seed.wrapping_mul(1_000_003).wrapping_add(i as u64)))
             .collect();
         batch_from_samples(&samples, &self.config, device)
-    }
-}
-
-/// Stacks samples into the model's input tensors.
-pub fn batch_from_samples(samples: &[Sample], config: &MmvConfig, device: &Device) -> Batch {
-    let b = samples.len();
-    let v = &config.video;
-    let mels = config.audio.logmel.n_mels;
-    let frames = samples[0].audio.len() / mels;
-    let (k, w) = (config.text.narrations_per_clip, config.text.max_words);
-    let video: Vec<f32> = samples
-        .iter()
-        .flat_map(|s| s.video.iter().copied())
-        .collect();
-    let audio: Vec<f32> = samples
-        .iter()
-        .flat_map(|s| s.audio.iter().copied())
-        .collect();
-    let text: Vec<i64> = samples
-        .iter()
-        .flat_map(|s| s.text.iter().map(|&id| id as i64))
-        .collect();
-    Batch {
-        video: Tensor::from_data(
-            TensorData::new(video, [b, v.channels, v.frames, v.size, v.size]),
-            device,
-        ),
-        audio: Tensor::from_data(TensorData::new(audio, [b, 1, frames, mels]), device),
-        text: Tensor::from_data(TensorData::new(text, [b, k, w]), device),
     }
 }
 

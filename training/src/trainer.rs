@@ -77,6 +77,23 @@ impl Trainer {
         }
     }
 
+    /// Writes the optimiser state (Adam's moments) to a burnpack file, for resuming.
+    pub fn save_optimizer(&self, path: &std::path::Path) -> Result<(), String> {
+        self.optim.save(path).map_err(|e| e.to_string())
+    }
+
+    /// Reads optimiser state written by [`save_optimizer`](Self::save_optimizer). Its entries
+    /// are keyed by parameter id, so the model must carry the ids it had when saved (see
+    /// `checkpoint::with_stable_param_ids`).
+    pub fn load_optimizer(&mut self, path: &std::path::Path) -> Result<(), String> {
+        if !path.is_file() {
+            return Err("no such file".into());
+        }
+        let optim = std::mem::replace(&mut self.optim, AdamConfig::new().init());
+        self.optim = optim.load(path).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
     /// One optimisation step on `batch` (which must live on the model's device).
     pub fn step(&mut self, batch: &Batch) -> StepStats {
         let lr = self.schedule.lr(self.step);

@@ -8,6 +8,7 @@
 //! fast paths.
 
 pub mod calibrate;
+pub mod from_run;
 pub mod graphs;
 pub mod onnx;
 

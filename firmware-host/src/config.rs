@@ -1,0 +1,619 @@
+//! The daemon's configuration: one TOML file with the sources, the bundle, the labels, the
+//! thresholds, the index and the outputs. `mmv-host --check-config FILE` loads and validates it.
+//!
+//! Unknown keys are errors (a misspelt key would otherwise be silently ignored), and every
+//! problem found is reported at once, each naming its key.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::capture::file_audio::RawFormat;
+
+/// Errors loading a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}: {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "))]
+    Invalid { path: String, problems: Vec<String> },
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub bundle: BundleConfig,
+    pub camera: Option<CameraConfig>,
+    pub microphone: Option<MicConfig>,
+    #[serde(default)]
+    pub labels: LabelsConfig,
+    #[serde(default)]
+    pub tagging: TaggingConfig,
+    pub index: Option<IndexConfig>,
+    #[serde(default)]
+    pub outputs: OutputsConfig,
+    #[serde(default)]
+    pub retry: RetryConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BundleConfig {
+    /// The bundle directory (manifest.json and the ONNX files).
+    pub dir: PathBuf,
+    /// "auto" (from the CPU), "fp32", "f16" or "int8".
+    #[serde(default = "auto")]
+    pub precision: String,
+    /// Threads for each network's matrix products.
+    #[serde(default = "one")]
+    pub threads: usize,
+}
+
+fn auto() -> String {
+    "auto".into()
+}
+fn one() -> usize {
+    1
+}
+
+/// Camera kinds.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CameraKind {
+    /// A V4L2 device (needs the `v4l` feature).
+    V4l,
+    /// A YUV4MPEG2 file or FIFO.
+    Y4m,
+    /// Concatenated JPEGs.
+    Mjpeg,
+    /// Raw packed YUYV.
+    Yuyv,
+}
+
+/// V4L2 pixel formats asked of the camera.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum V4lFormat {
+    Mjpeg,
+    Yuyv,
+}
+
+/// What a source does when its data ends (end of file, FIFO writer gone).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AtEnd {
+    /// The modality is finished (replays).
+    #[default]
+    Stop,
+    /// Start again at once (a looping test clip).
+    Loop,
+    /// Treat it as a lost device: reopen with backoff.
+    Retry,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    pub source: CameraKind,
+    /// V4L2 device node (v4l).
+    #[serde(default = "video0")]
+    pub device: PathBuf,
+    /// File or FIFO (y4m, mjpeg, yuyv).
+    pub path: Option<PathBuf>,
+    /// v4l: pixel format to ask for.
+    #[serde(default = "mjpeg")]
+    pub format: V4lFormat,
+    /// v4l: size to ask for; yuyv: the file's size.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// v4l: rate to ask for; mjpeg/yuyv: the file's rate. Y4M files carry their own.
+    pub fps: Option<f32>,
+    /// Files: pace at the file's rate (and drop when behind, like a camera) instead of replaying
+    /// as fast as inference goes.
+    #[serde(default)]
+    pub realtime: bool,
+    #[serde(default)]
+    pub at_end: AtEnd,
+}
+
+fn video0() -> PathBuf {
+    PathBuf::from("/dev/video0")
+}
+fn mjpeg() -> V4lFormat {
+    V4lFormat::Mjpeg
+}
+
+/// Microphone kinds.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MicKind {
+    /// ALSA through cpal (needs the `alsa` feature).
+    Alsa,
+    /// A WAV file.
+    Wav,
+    /// Raw PCM from a file or FIFO.
+    Raw,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MicConfig {
+    pub source: MicKind,
+    /// ALSA PCM name ("default", "hw:1,0", "plughw:1,0").
+    #[serde(default = "default_pcm")]
+    pub device: String,
+    /// File (wav, raw).
+    pub path: Option<PathBuf>,
+    /// alsa/raw: the rate to open at (default: the bundle's audio rate).
+    pub sample_rate: Option<u32>,
+    #[serde(default = "one_u16")]
+    pub channels: u16,
+    /// alsa/raw: "s16" or "f32".
+    #[serde(default = "s16")]
+    pub format: RawFormat,
+    /// alsa: frames per period (a fixed size keeps latency and the file plugin predictable).
+    #[serde(default = "buffer_frames")]
+    pub buffer_frames: u32,
+    #[serde(default)]
+    pub realtime: bool,
+    #[serde(default)]
+    pub at_end: AtEnd,
+}
+
+fn default_pcm() -> String {
+    "default".into()
+}
+fn one_u16() -> u16 {
+    1
+}
+fn s16() -> RawFormat {
+    RawFormat::S16
+}
+fn buffer_frames() -> u32 {
+    1024
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LabelsConfig {
+    /// Label names.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// A file with one label a line (blank lines and `#` comments skipped), added to `names`.
+    pub file: Option<PathBuf>,
+    /// The prompt each label is embedded with; `{}` is replaced by the label.
+    #[serde(default = "template")]
+    pub template: String,
+}
+
+fn template() -> String {
+    "{}".into()
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TaggingConfig {
+    /// Tags kept per output.
+    #[serde(default = "three")]
+    pub top_k: usize,
+    /// Smallest score (softmax over the labels) that is reported.
+    #[serde(default)]
+    pub threshold: f32,
+    /// Every Nth frame goes through the deflated image network; 0: never (clips only).
+    #[serde(default = "one")]
+    pub image_every: usize,
+    /// Assemble clips for the video network (sources without a steady rate never complete one).
+    #[serde(default = "yes")]
+    pub clips: bool,
+    /// Seconds between audio windows; default one window length (no overlap).
+    pub audio_hop_s: Option<f32>,
+    /// Also write outputs whose tags all fall below the threshold.
+    #[serde(default)]
+    pub emit_empty: bool,
+}
+
+fn three() -> usize {
+    3
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for TaggingConfig {
+    fn default() -> Self {
+        Self {
+            top_k: 3,
+            threshold: 0.0,
+            image_every: 1,
+            clips: true,
+            audio_hop_s: None,
+            emit_empty: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IndexConfig {
+    /// The search index file.
+    pub path: PathBuf,
+    /// Thumbnail width in pixels (height keeps the aspect ratio).
+    #[serde(default = "thumb")]
+    pub thumbnail_width: u32,
+    /// Also index audio windows (with the nearest frame's thumbnail).
+    #[serde(default = "yes")]
+    pub audio: bool,
+}
+
+fn thumb() -> u32 {
+    160
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OutputsConfig {
+    /// "-" for stdout, else a file that tag lines are appended to.
+    #[serde(default = "dash")]
+    pub tags: String,
+    /// "auto" (`/dev/fb0` when present), "off", or a framebuffer device path.
+    #[serde(default = "auto")]
+    pub framebuffer: String,
+    /// Directory for overlay PNG snapshots (`overlay-latest.png`); none: no snapshots.
+    pub png_dir: Option<PathBuf>,
+    /// Write a snapshot every N frames.
+    #[serde(default = "png_every")]
+    pub png_every: u32,
+}
+
+fn dash() -> String {
+    "-".into()
+}
+fn png_every() -> u32 {
+    30
+}
+
+impl Default for OutputsConfig {
+    fn default() -> Self {
+        Self {
+            tags: dash(),
+            framebuffer: auto(),
+            png_dir: None,
+            png_every: png_every(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    /// First wait after a source fails.
+    #[serde(default = "initial_ms")]
+    pub initial_ms: u64,
+    /// Waits double up to this.
+    #[serde(default = "max_ms")]
+    pub max_ms: u64,
+    /// A live source silent this long is treated as lost.
+    #[serde(default = "stall_ms")]
+    pub stall_ms: u64,
+}
+
+fn initial_ms() -> u64 {
+    250
+}
+fn max_ms() -> u64 {
+    8000
+}
+fn stall_ms() -> u64 {
+    3000
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            initial_ms: initial_ms(),
+            max_ms: max_ms(),
+            stall_ms: stall_ms(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates `path`. Relative paths inside are taken from the file's
+    /// directory, so a config and its bundle can travel together.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut config = Self::parse(&text, &path.display().to_string())?;
+        if let Some(base) = path.parent() {
+            config.resolve_paths(base);
+        }
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                path: path.display().to_string(),
+                problems,
+            })
+        }
+    }
+
+    /// Parses TOML text (no validation, no path resolution).
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.into(),
+            message: e.to_string(),
+        })
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() && !p.as_os_str().is_empty() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.bundle.dir);
+        if let Some(c) = self.camera.as_mut() {
+            c.path.as_mut().map(fix);
+        }
+        if let Some(m) = self.microphone.as_mut() {
+            m.path.as_mut().map(fix);
+        }
+        self.labels.file.as_mut().map(fix);
+        if let Some(i) = self.index.as_mut() {
+            fix(&mut i.path);
+        }
+        if let Some(d) = self.outputs.png_dir.as_mut() {
+            fix(d);
+        }
+        if self.outputs.tags != "-" {
+            let mut p = PathBuf::from(&self.outputs.tags);
+            fix(&mut p);
+            self.outputs.tags = p.display().to_string();
+        }
+    }
+
+    /// Every problem with the configuration, each naming its key; empty when it is usable.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if mmv_runtime::bundle::manifest::Precision::parse(&self.bundle.precision).is_none()
+            && self.bundle.precision != "auto"
+        {
+            p.push(format!(
+                "bundle.precision: {:?} is not auto, fp32, f16 or int8",
+                self.bundle.precision
+            ));
+        }
+        if self.bundle.threads == 0 || self.bundle.threads > 64 {
+            p.push(format!(
+                "bundle.threads: {} is not in 1..=64",
+                self.bundle.threads
+            ));
+        }
+        if self.camera.is_none() && self.microphone.is_none() {
+            p.push("neither [camera] nor [microphone]: nothing to capture".into());
+        }
+        if let Some(c) = &self.camera {
+            let needs_path = c.source != CameraKind::V4l;
+            if needs_path && c.path.is_none() {
+                p.push(format!("camera.path: required for source {:?}", c.source));
+            }
+            if c.source == CameraKind::V4l && !cfg!(feature = "v4l") {
+                p.push("camera.source = \"v4l\": this build lacks the v4l feature".into());
+            }
+            if c.source == CameraKind::Yuyv && (c.width.is_none() || c.height.is_none()) {
+                p.push("camera.width/height: required for raw YUYV".into());
+            }
+            if let (Some(w), Some(h)) = (c.width, c.height)
+                && (w == 0
+                    || h == 0
+                    || w > 8192
+                    || h > 8192
+                    || (c.source == CameraKind::Yuyv && w % 2 != 0))
+            {
+                p.push(format!("camera.width/height: {w}x{h} is not a usable size"));
+            }
+            if matches!(c.source, CameraKind::Mjpeg | CameraKind::Yuyv) && c.fps.is_none() {
+                p.push(format!("camera.fps: required for {:?} files", c.source));
+            }
+            if let Some(fps) = c.fps
+                && !(fps > 0.0 && fps <= 1000.0)
+            {
+                p.push(format!("camera.fps: {fps} is not in (0, 1000]"));
+            }
+        }
+        if let Some(m) = &self.microphone {
+            if m.source != MicKind::Alsa && m.path.is_none() {
+                p.push(format!(
+                    "microphone.path: required for source {:?}",
+                    m.source
+                ));
+            }
+            if m.source == MicKind::Alsa && !cfg!(feature = "alsa") {
+                p.push("microphone.source = \"alsa\": this build lacks the alsa feature".into());
+            }
+            if m.source == MicKind::Raw && m.sample_rate.is_none() {
+                p.push("microphone.sample_rate: required for raw PCM".into());
+            }
+            if let Some(r) = m.sample_rate
+                && !(1000..=384_000).contains(&r)
+            {
+                p.push(format!(
+                    "microphone.sample_rate: {r} is not in 1000..=384000"
+                ));
+            }
+            if m.channels == 0 || m.channels > 32 {
+                p.push(format!(
+                    "microphone.channels: {} is not in 1..=32",
+                    m.channels
+                ));
+            }
+            if m.buffer_frames < 16 || m.buffer_frames > 65_536 {
+                p.push(format!(
+                    "microphone.buffer_frames: {} is not in 16..=65536",
+                    m.buffer_frames
+                ));
+            }
+        }
+        if self.labels.names.is_empty() && self.labels.file.is_none() {
+            p.push("labels: give names = [...] or file = \"...\"".into());
+        }
+        if !self.labels.template.contains("{}") {
+            p.push(format!(
+                "labels.template: {:?} has no {{}} for the label",
+                self.labels.template
+            ));
+        }
+        let t = &self.tagging;
+        if t.top_k == 0 {
+            p.push("tagging.top_k: must be at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&t.threshold) {
+            p.push(format!(
+                "tagging.threshold: {} is not in [0, 1]",
+                t.threshold
+            ));
+        }
+        if let Some(h) = t.audio_hop_s
+            && !(h > 0.0 && h <= 60.0)
+        {
+            p.push(format!("tagging.audio_hop_s: {h} is not in (0, 60]"));
+        }
+        if let Some(i) = &self.index
+            && !(16..=1024).contains(&i.thumbnail_width)
+        {
+            p.push(format!(
+                "index.thumbnail_width: {} is not in 16..=1024",
+                i.thumbnail_width
+            ));
+        }
+        if self.outputs.tags.is_empty() {
+            p.push("outputs.tags: empty (use \"-\" for stdout)".into());
+        }
+        if self.outputs.png_every == 0 {
+            p.push("outputs.png_every: must be at least 1".into());
+        }
+        let r = &self.retry;
+        if r.initial_ms == 0 || r.max_ms < r.initial_ms {
+            p.push(format!(
+                "retry: need 0 < initial_ms ({}) <= max_ms ({})",
+                r.initial_ms, r.max_ms
+            ));
+        }
+        if r.stall_ms < 100 {
+            p.push(format!("retry.stall_ms: {} is below 100", r.stall_ms));
+        }
+        p
+    }
+
+    /// The labels: `names` then the lines of `file`, without duplicates.
+    pub fn label_names(&self) -> Result<Vec<String>, ConfigError> {
+        let mut names: Vec<String> = self
+            .labels
+            .names
+            .iter()
+            .map(|s| s.trim().to_string())
+            .collect();
+        if let Some(file) = &self.labels.file {
+            let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+                path: file.display().to_string(),
+                source,
+            })?;
+            names.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(String::from),
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        names.retain(|n| !n.is_empty() && seen.insert(n.clone()));
+        Ok(names)
+    }
+
+    /// The precision asked for; `None` means "choose from the CPU".
+    pub fn precision(&self) -> Option<mmv_runtime::bundle::manifest::Precision> {
+        mmv_runtime::bundle::manifest::Precision::parse(&self.bundle.precision)
+    }
+}
+
+/// An annotated example, also used by the tests and the README.
+pub const EXAMPLE: &str = include_str!("../mmv-host.example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_parses_and_validates() {
+        let c = Config::parse(EXAMPLE, "example").expect("parse");
+        let problems: Vec<String> = c
+            .problems()
+            .into_iter()
+            .filter(|p| !p.contains("lacks the"))
+            .collect();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(c.tagging.top_k, 3);
+        assert!(c.camera.is_some() && c.microphone.is_some());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_reported_by_name() {
+        let e = Config::parse("[bundle]\ndir = \"b\"\nthreds = 2\n", "t").expect_err("typo");
+        assert!(e.to_string().contains("threds"), "{e}");
+        let c = Config::parse(
+            r#"
+            [bundle]
+            dir = "b"
+            precision = "f64"
+            [camera]
+            source = "yuyv"
+            path = "x"
+            width = 641
+            height = 480
+            [tagging]
+            threshold = 2.0
+            "#,
+            "t",
+        )
+        .expect("parse");
+        let p = c.problems().join("\n");
+        for key in [
+            "bundle.precision",
+            "camera.width/height",
+            "camera.fps",
+            "labels",
+            "tagging.threshold",
+        ] {
+            assert!(p.contains(key), "missing {key} in:\n{p}");
+        }
+    }
+
+    #[test]
+    fn relative_paths_follow_the_config_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("host.toml");
+        std::fs::write(
+            &path,
+            "[bundle]\ndir = \"bundle\"\n[microphone]\nsource = \"wav\"\npath = \"a.wav\"\n[labels]\nfile = \"labels.txt\"\n",
+        )
+        .expect("write");
+        std::fs::write(
+            dir.path().join("labels.txt"),
+            "# digits\nzero\none\n\nzero\n",
+        )
+        .expect("labels");
+        let c = Config::load(&path).expect("load");
+        assert_eq!(c.bundle.dir, dir.path().join("bundle"));
+        assert_eq!(c.label_names().expect("labels"), vec!["zero", "one"]);
+        assert_eq!(c.precision(), None);
+    }
+}

@@ -1,0 +1,23 @@
+//! `mmv-host`: the mmv-edge board daemon.
+//!
+//! It captures a camera and a microphone, runs every frame, clip and audio window through the
+//! MMV networks, and publishes zero-shot tags (JSON lines), a searchable index of clips, and an
+//! on-screen overlay. Hardware sits behind traits ([`capture::FrameSource`],
+//! [`capture::AudioSource`], [`overlay::Display`]) and the model behind [`model::Embedder`], so
+//! everything downstream of the devices runs in tests with file-backed sources and a fake model.
+//!
+//! Threads: one capture thread per modality (or cpal's callback thread) hands data to the
+//! inference thread through fixed-capacity `heapless` SPSC queues ([`queue`]); a supervisor
+//! ([`supervisor`]) reopens a source that fails, with backoff, while the other keeps running.
+
+pub mod capture;
+pub mod config;
+pub mod daemon;
+pub mod fake;
+pub mod model;
+pub mod outputs;
+pub mod overlay;
+pub mod pipeline;
+pub mod queue;
+pub mod supervisor;
+pub mod sysinfo;

@@ -1,0 +1,298 @@
+//! Keeping sources alive: each capture runs under a supervisor that opens the source, pumps it,
+//! and when it fails (an error, a stall, a vanished FIFO) logs why, waits with exponential
+//! backoff and opens it again, while the other modality carries on in its own thread.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::capture::{AudioSource, AudioTx, CaptureError, Frame, FrameSource, RunEnd};
+use crate::config::AtEnd;
+use crate::queue::Sender;
+
+/// Exponential backoff: `initial`, doubling up to `max`.
+#[derive(Clone, Debug)]
+pub struct Backoff {
+    initial: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        let initial = initial.max(Duration::from_millis(1));
+        Self {
+            initial,
+            max: max.max(initial),
+            next: initial,
+        }
+    }
+
+    /// The wait before the next attempt (and doubles the one after).
+    pub fn next_wait(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (self.next * 2).min(self.max);
+        wait
+    }
+
+    /// After a healthy run: the next failure waits `initial` again.
+    pub fn reset(&mut self) {
+        self.next = self.initial;
+    }
+}
+
+/// How a supervised source behaves.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub initial: Duration,
+    pub max: Duration,
+    pub at_end: AtEnd,
+    /// Replays: wait for room in the queue instead of dropping the oldest item.
+    pub lossless: bool,
+    /// A run that lasted this long resets the backoff.
+    pub healthy_after: Duration,
+}
+
+impl Policy {
+    pub fn new(initial: Duration, max: Duration, at_end: AtEnd, lossless: bool) -> Self {
+        Self {
+            initial,
+            max,
+            at_end,
+            lossless,
+            healthy_after: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What the rest of the daemon can see of a source, updated by its supervisor.
+#[derive(Debug, Default)]
+pub struct SourceHealth {
+    up: AtomicBool,
+    finished: AtomicBool,
+    opens: AtomicU64,
+    failures: AtomicU64,
+    items: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl SourceHealth {
+    /// Open and delivering.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+    /// The supervisor has returned (end of data with `at_end = stop`, or stopped).
+    pub fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Relaxed)
+    }
+    /// Successful opens (restarts = opens - 1).
+    pub fn opens(&self) -> u64 {
+        self.opens.load(Ordering::Relaxed)
+    }
+    /// Failed opens and failed runs.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+    /// Frames or audio runs delivered.
+    pub fn items(&self) -> u64 {
+        self.items.load(Ordering::Relaxed)
+    }
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn failed(&self, name: &str, error: &CaptureError, wait: Duration) {
+        self.up.store(false, Ordering::Relaxed);
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
+        tracing::warn!(source = name, error = %error, retry_in_ms = wait.as_millis() as u64, "source failed; retrying");
+    }
+}
+
+/// Sleeps `d` in short naps; false if `stop` was set meanwhile.
+pub fn nap(d: Duration, stop: &AtomicBool) -> bool {
+    let end = Instant::now() + d;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= end {
+            return true;
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(20)));
+    }
+}
+
+enum Next {
+    Reopen { wait: Option<Duration> },
+    Finish,
+}
+
+fn after_end(name: &str, policy: &Policy, delivered: bool, backoff: &mut Backoff) -> Next {
+    match policy.at_end {
+        AtEnd::Stop => {
+            tracing::info!(source = name, "source ended");
+            Next::Finish
+        }
+        // A file with no data would otherwise spin: treat it as a failure.
+        AtEnd::Loop if delivered => Next::Reopen { wait: None },
+        AtEnd::Loop | AtEnd::Retry => {
+            let wait = backoff.next_wait();
+            tracing::warn!(
+                source = name,
+                retry_in_ms = wait.as_millis() as u64,
+                "source ended; reopening"
+            );
+            Next::Reopen { wait: Some(wait) }
+        }
+    }
+}
+
+/// Runs a camera until `stop` (or its end, with `at_end = stop`): `open` makes a fresh source
+/// for each attempt; frames go to `tx`, stamped with the attempt number as their epoch.
+pub fn run_camera<S, F>(
+    name: &str,
+    mut open: F,
+    tx: &mut Sender<Frame>,
+    policy: &Policy,
+    stop: &AtomicBool,
+    health: &SourceHealth,
+) where
+    S: FrameSource,
+    F: FnMut() -> Result<S, CaptureError>,
+{
+    let mut backoff = Backoff::new(policy.initial, policy.max);
+    let mut epoch = 0u32;
+    'open: while !stop.load(Ordering::Relaxed) {
+        let mut source = match open() {
+            Ok(s) => s,
+            Err(e) => {
+                let wait = backoff.next_wait();
+                health.failed(name, &e, wait);
+                nap(wait, stop);
+                continue;
+            }
+        };
+        epoch = epoch.wrapping_add(1);
+        health.opens.fetch_add(1, Ordering::Relaxed);
+        health.up.store(true, Ordering::Relaxed);
+        tracing::info!(source = name, device = %source.describe(), epoch, "camera opened");
+        let opened = Instant::now();
+        let mut delivered = false;
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                break 'open;
+            }
+            match source.next_frame() {
+                Ok(Some(mut frame)) => {
+                    frame.epoch = epoch;
+                    if policy.lossless {
+                        tx.push_wait(frame, stop);
+                    } else {
+                        tx.push(frame);
+                    }
+                    health.items.fetch_add(1, Ordering::Relaxed);
+                    delivered = true;
+                    if opened.elapsed() >= policy.healthy_after {
+                        backoff.reset();
+                    }
+                }
+                Ok(None) => {
+                    health.up.store(false, Ordering::Relaxed);
+                    match after_end(name, policy, delivered, &mut backoff) {
+                        Next::Finish => break 'open,
+                        Next::Reopen { wait } => {
+                            if let Some(w) = wait {
+                                nap(w, stop);
+                            }
+                            continue 'open;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let wait = backoff.next_wait();
+                    health.failed(name, &e, wait);
+                    drop(source);
+                    nap(wait, stop);
+                    continue 'open;
+                }
+            }
+        }
+    }
+    health.up.store(false, Ordering::Relaxed);
+    health.finished.store(true, Ordering::Relaxed);
+}
+
+/// Runs a microphone until `stop` (or its end, with `at_end = stop`), reopening it on failure.
+pub fn run_microphone<S, F>(
+    name: &str,
+    mut open: F,
+    tx: &AudioTx,
+    policy: &Policy,
+    stop: &AtomicBool,
+    health: &SourceHealth,
+) where
+    S: AudioSource,
+    F: FnMut() -> Result<S, CaptureError>,
+{
+    let mut backoff = Backoff::new(policy.initial, policy.max);
+    while !stop.load(Ordering::Relaxed) {
+        let mut source = match open() {
+            Ok(s) => s,
+            Err(e) => {
+                let wait = backoff.next_wait();
+                health.failed(name, &e, wait);
+                nap(wait, stop);
+                continue;
+            }
+        };
+        tx.begin(source.sample_rate());
+        health.opens.fetch_add(1, Ordering::Relaxed);
+        health.up.store(true, Ordering::Relaxed);
+        tracing::info!(source = name, device = %source.describe(), "microphone opened");
+        let opened = Instant::now();
+        let result = source.run(tx, stop);
+        health.up.store(false, Ordering::Relaxed);
+        health.items.fetch_add(1, Ordering::Relaxed);
+        if opened.elapsed() >= policy.healthy_after {
+            backoff.reset();
+        }
+        match result {
+            Ok(RunEnd::Stopped) => break,
+            Ok(RunEnd::Ended) => match after_end(name, policy, true, &mut backoff) {
+                Next::Finish => break,
+                Next::Reopen { wait } => {
+                    if let Some(w) = wait {
+                        nap(w, stop);
+                    }
+                }
+            },
+            Err(e) => {
+                let wait = backoff.next_wait();
+                health.failed(name, &e, wait);
+                drop(source);
+                nap(wait, stop);
+            }
+        }
+    }
+    health.up.store(false, Ordering::Relaxed);
+    health.finished.store(true, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_the_cap_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(350));
+        let waits: Vec<u128> = (0..5).map(|_| b.next_wait().as_millis()).collect();
+        assert_eq!(waits, vec![100, 200, 350, 350, 350]);
+        b.reset();
+        assert_eq!(b.next_wait(), Duration::from_millis(100));
+    }
+}

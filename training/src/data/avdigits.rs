@@ -1,0 +1,305 @@
+//! The AV-Digits dataset: a Moving-MNIST clip of a real handwritten digit, a real recording of
+//! someone saying that digit placed somewhere in the clip's time span, and narrations naming
+//! it.
+//!
+//! A clip is a pure function of (split, index, seed): [`AvDigits::plan`] draws which image and
+//! which take it combines, and a stream seed for everything else (motion, placement,
+//! augmentation, narrations); [`AvDigits::render`] turns a plan into model inputs. Training asks
+//! for clip `step * batch + i`, so a resumed run sees exactly the batches it would have seen.
+//!
+//! All recordings are decoded and resampled once at load time and kept in memory (3,000 FSDD
+//! takes at 16 kHz are about 30 MB); the log-mel is computed per clip, after placement and
+//! augmentation, because both change it (it costs well under a millisecond per clip).
+
+use std::path::{Path, PathBuf};
+
+use mmv_runtime::audio::LogMel;
+use mmv_runtime::frames::{FrameSpec, preprocess_gray8};
+use mmv_runtime::text::{Tokenizer, Vocab};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+use super::augment::{Augment, Jitter};
+use super::fsdd::{self, Recording};
+use super::mnist::Mnist;
+use super::moving_mnist::{self, CANVAS, DIGIT, Motion};
+use super::narrations::pick_narrations;
+use super::splits::ClipSplit;
+use super::{DataError, Sample, mix_seed};
+use crate::config::MmvConfig;
+
+/// Which clip: the MNIST image, the FSDD take, and the seed of its remaining randomness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClipPlan {
+    pub image: usize,
+    pub digit: u8,
+    /// Index into [`AvDigits::recordings`].
+    pub take: usize,
+    pub stream: u64,
+}
+
+/// The loaded data set and the front ends of one model configuration.
+pub struct AvDigits {
+    config: MmvConfig,
+    frame_spec: FrameSpec,
+    logmel: LogMel,
+    tokenizer: Tokenizer,
+    vocab: Vocab,
+    data_dir: PathBuf,
+    pub mnist: Mnist,
+    /// Every FSDD take, sorted by (digit, speaker, take).
+    pub recordings: Vec<Recording>,
+    /// The held-out voice's recordings (never used by [`ClipSplit::Train`]).
+    pub heldout: Vec<Recording>,
+    waveforms: Vec<Vec<f32>>,
+    heldout_waveforms: Vec<Vec<f32>>,
+    /// takes[split][digit]: indices into `recordings` that a split may use.
+    takes: [[Vec<usize>; 10]; 2],
+    /// images[split][digit]: MNIST indices of a split's images of each digit.
+    images: [[Vec<usize>; 10]; 2],
+}
+
+fn split_slot(split: ClipSplit) -> usize {
+    match split {
+        ClipSplit::Train => 0,
+        ClipSplit::Test => 1,
+    }
+}
+
+/// The frame front end's settings for a model: grey or RGB at the clip size, pixels in [0, 1].
+pub fn frame_spec(config: &MmvConfig) -> FrameSpec {
+    FrameSpec::unnormalized(config.video.size, config.video.size, config.video.channels)
+}
+
+impl AvDigits {
+    /// Loads MNIST, indexes and decodes FSDD and the held-out voice under `data_dir`.
+    /// `vocab` maps narration words to the word-vector table's rows.
+    pub fn load(data_dir: &Path, config: &MmvConfig, vocab: Vocab) -> Result<Self, DataError> {
+        if !data_dir.is_dir() {
+            return Err(DataError::MissingDir {
+                path: data_dir.to_path_buf(),
+            });
+        }
+        let rate = config.audio.logmel.sample_rate;
+        let mnist = Mnist::load(data_dir)?;
+        let needed = super::splits::MNIST_TEST.end;
+        if mnist.len() < needed {
+            return Err(DataError::Idx {
+                path: data_dir.join(super::mnist::IMAGES_FILE),
+                problem: format!("{} images; the splits need {needed}", mnist.len()),
+            });
+        }
+        let fsdd_dir = data_dir.join(fsdd::RECORDINGS_DIR);
+        let recordings = fsdd::index_dir(&fsdd_dir)?;
+        let heldout = fsdd::index_dir(&data_dir.join(fsdd::HELDOUT_DIR))?;
+        let waveforms = fsdd::load_waveforms(&recordings, rate)?;
+        let heldout_waveforms = fsdd::load_waveforms(&heldout, rate)?;
+
+        let mut takes: [[Vec<usize>; 10]; 2] = Default::default();
+        let mut images: [[Vec<usize>; 10]; 2] = Default::default();
+        for split in [ClipSplit::Train, ClipSplit::Test] {
+            let s = split_slot(split);
+            for (i, r) in recordings.iter().enumerate() {
+                if split.has_take(r) {
+                    takes[s][r.digit as usize].push(i);
+                }
+            }
+            for i in split.mnist() {
+                images[s][mnist.labels[i] as usize].push(i);
+            }
+            for digit in 0..10u8 {
+                if takes[s][digit as usize].is_empty() {
+                    return Err(DataError::NoTakes {
+                        dir: fsdd_dir.clone(),
+                        digit,
+                        split: split.name().into(),
+                    });
+                }
+            }
+        }
+        Ok(Self {
+            frame_spec: frame_spec(config),
+            logmel: LogMel::new(config.audio.logmel.clone())?,
+            tokenizer: Tokenizer::with_max_words(config.text.max_words),
+            vocab,
+            config: config.clone(),
+            data_dir: data_dir.to_path_buf(),
+            mnist,
+            recordings,
+            heldout,
+            waveforms,
+            heldout_waveforms,
+            takes,
+            images,
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn config(&self) -> &MmvConfig {
+        &self.config
+    }
+
+    /// The MNIST images of a split.
+    pub fn split_images(&self, split: ClipSplit) -> std::ops::Range<usize> {
+        split.mnist()
+    }
+
+    /// Which image and take training clip `index` (or test clip of `image`) combines.
+    /// Training clips draw a random image of the train split; its digit picks a random take
+    /// among the split's takes of that digit.
+    pub fn plan(&self, split: ClipSplit, index: u64, seed: u64) -> ClipPlan {
+        let s = split_slot(split);
+        let mut rng = StdRng::seed_from_u64(mix_seed(seed, 1 + s as u64, index));
+        let range = split.mnist();
+        let image = match split {
+            ClipSplit::Train => rng.random_range(range),
+            // Test clips enumerate the test images in order (wrapping).
+            ClipSplit::Test => range.start + (index as usize % range.len()),
+        };
+        self.plan_for_image(split, image, &mut rng)
+    }
+
+    /// The clip of a given MNIST image (for evaluation: each image once); its take and the rest
+    /// are drawn from (image, seed).
+    pub fn plan_image(&self, split: ClipSplit, image: usize, seed: u64) -> ClipPlan {
+        let s = split_slot(split);
+        let mut rng = StdRng::seed_from_u64(mix_seed(seed, 3 + s as u64, image as u64));
+        self.plan_for_image(split, image, &mut rng)
+    }
+
+    fn plan_for_image(&self, split: ClipSplit, image: usize, rng: &mut StdRng) -> ClipPlan {
+        let digit = self.mnist.labels[image];
+        let pool = &self.takes[split_slot(split)][digit as usize];
+        ClipPlan {
+            image,
+            digit,
+            take: pool[rng.random_range(0..pool.len())],
+            stream: rng.random(),
+        }
+    }
+
+    /// Training clip `index` for `seed`, augmented with `augment`.
+    pub fn sample(&self, split: ClipSplit, index: u64, seed: u64, augment: &Augment) -> Sample {
+        self.render(&self.plan(split, index, seed), augment)
+    }
+
+    /// Renders a planned clip: the moving digit, the placed word, and K narrations.
+    pub fn render(&self, plan: &ClipPlan, augment: &Augment) -> Sample {
+        let mut rng = StdRng::seed_from_u64(plan.stream);
+        let frames = self.config.video.frames;
+        let jitter = Jitter::draw(augment, frames, &mut rng);
+        let motion = Motion::random(DIGIT * jitter.scale, &mut rng);
+        let video = self.video(plan.image, motion, &jitter);
+        let audio = self.place_audio(&self.waveforms[plan.take], &jitter, Some(&mut rng));
+        let narrations = pick_narrations(
+            plan.digit as usize,
+            self.config.text.narrations_per_clip,
+            &mut rng,
+        );
+        let text = narrations
+            .iter()
+            .flat_map(|n| self.encode_text(n))
+            .collect();
+        Sample { video, audio, text }
+    }
+
+    /// The clip of MNIST image `image` standing still in the middle of the canvas: the
+    /// "static clip" on which a video network sees a single image.
+    pub fn static_video(&self, image: usize) -> Vec<f32> {
+        let frames = self.config.video.frames;
+        self.video(image, Motion::still(DIGIT), &Jitter::none(frames))
+    }
+
+    /// A clip of `image` moving with the given motion: [C, T, H, W] through the runtime's frame
+    /// front end.
+    pub fn video(&self, image: usize, motion: Motion, jitter: &Jitter) -> Vec<f32> {
+        let m = &self.mnist;
+        let canvas = moving_mnist::render(m.image(image), m.rows, m.cols, motion, jitter);
+        let v = &self.config.video;
+        let plane = v.size * v.size;
+        let mut out = vec![0.0f32; v.channels * v.frames * plane];
+        for (t, frame) in canvas.iter().enumerate() {
+            let chw = preprocess_gray8(frame, CANVAS, CANVAS, &self.frame_spec)
+                .expect("canvas frames match the validated frame spec");
+            for c in 0..v.channels {
+                let dst = (c * v.frames + t) * plane;
+                out[dst..dst + plane].copy_from_slice(&chw[c * plane..(c + 1) * plane]);
+            }
+        }
+        out
+    }
+
+    /// The log-mel [frames, mels] of one clip's audio: `word` placed in the clip's time span
+    /// (at random when `rng` is given, centred otherwise), padded with silence, augmented.
+    pub fn place_audio(&self, word: &[f32], jitter: &Jitter, rng: Option<&mut StdRng>) -> Vec<f32> {
+        let n = self.config.clip_samples();
+        let mut clip = vec![0.0f32; n];
+        let len = word.len();
+        let (src, dst) = if len >= n {
+            // A word longer than the clip (2 of 3,000 takes): keep a window of it.
+            let room = len - n;
+            let start = match rng {
+                Some(r) => r.random_range(0..=room),
+                None => room / 2,
+            };
+            (&word[start..start + n], 0)
+        } else {
+            let room = n - len;
+            let base = match rng {
+                Some(r) => r.random_range(0..=room) as f32,
+                None => room as f32 / 2.0,
+            };
+            let shifted = (base + jitter.time_shift * n as f32).clamp(0.0, room as f32);
+            (word, shifted as usize)
+        };
+        for (o, &s) in clip[dst..dst + src.len()].iter_mut().zip(src) {
+            *o = s * jitter.gain;
+        }
+        if jitter.noise > 0.0 {
+            // The noise's own stream, so that switching noise on does not move anything else.
+            let mut noise_rng = StdRng::seed_from_u64(jitter.noise_seed);
+            for o in &mut clip {
+                let g: f32 = (0..4).map(|_| noise_rng.random::<f32>() - 0.5).sum::<f32>() * 1.7;
+                *o += g * jitter.noise;
+            }
+        }
+        for o in &mut clip {
+            *o = o.clamp(-1.0, 1.0);
+        }
+        self.logmel.compute(&clip).data
+    }
+
+    /// The log-mel of FSDD take `take` (index into `recordings`) centred in a clip, clean.
+    pub fn recording_audio(&self, take: usize) -> Vec<f32> {
+        let frames = self.config.video.frames;
+        self.place_audio(&self.waveforms[take], &Jitter::none(frames), None)
+    }
+
+    /// The log-mel of held-out recording `i`, centred in a clip, clean.
+    pub fn heldout_audio(&self, i: usize) -> Vec<f32> {
+        let frames = self.config.video.frames;
+        self.place_audio(&self.heldout_waveforms[i], &Jitter::none(frames), None)
+    }
+
+    /// The token ids of one narration ([max_words]).
+    pub fn encode_text(&self, text: &str) -> Vec<u32> {
+        self.tokenizer.encode(text, &self.vocab)
+    }
+
+    /// The number of log-mel frames per clip.
+    pub fn audio_frames(&self) -> usize {
+        self.logmel.num_frames(self.config.clip_samples())
+    }
+
+    /// The takes of `digit` that `split` may use (indices into `recordings`).
+    pub fn takes(&self, split: ClipSplit, digit: u8) -> &[usize] {
+        &self.takes[split_slot(split)][digit as usize]
+    }
+
+    /// The MNIST images of `digit` in `split`.
+    pub fn images(&self, split: ClipSplit, digit: u8) -> &[usize] {
+        &self.images[split_slot(split)][digit as usize]
+    }
+}

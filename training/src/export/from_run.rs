@@ -1,0 +1,192 @@
+//! `mmv-train export`: a training run folder -> a bundle. Loads the run's weights, deflates the
+//! video network (calibrating S3D-G's BatchNorm on train-split images), gathers int8
+//! calibration samples from the train split, and writes every requested precision.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use mmv_runtime::bundle::manifest::{Manifest, Precision};
+
+use super::{CalibrationSet, ExportModel, ExportOptions, export_bundle};
+use crate::data::augment::Augment;
+use crate::data::splits::ClipSplit;
+use crate::deflate::{ImageNet, calibrate_s3dg};
+use crate::eval::{EvalOptions, load_run};
+use crate::model::VideoNet;
+use crate::run;
+
+/// How to export a run.
+#[derive(Clone, Debug)]
+pub struct RunExportOptions {
+    pub run: PathBuf,
+    pub out: PathBuf,
+    pub precisions: Vec<Precision>,
+    /// Most frequent words kept in the bundle's vocabulary (and word table).
+    pub vocab_limit: usize,
+    /// Train-split samples used for int8 calibration and BN re-learning.
+    pub calibration_samples: usize,
+    /// Epochs of BatchNorm re-learning for the deflated S3D-G (0: naive deflation).
+    pub deflation_epochs: usize,
+    pub version: String,
+}
+
+/// What the export did, besides writing the bundle.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RunExportReport {
+    pub weights: String,
+    /// Mean L1 between deflated and video features in the last calibration epoch.
+    pub deflation_l1: Option<f64>,
+    pub files: Vec<(String, u64)>,
+}
+
+/// Exports `options.run` into `options.out`.
+pub fn export_run(
+    options: &RunExportOptions,
+    mut on_file: impl FnMut(&str),
+) -> anyhow::Result<(Manifest, RunExportReport)> {
+    let meta = run::read_meta(&options.run)?;
+    let loaded = load_run(&EvalOptions {
+        run: options.run.clone(),
+        ..Default::default()
+    })?;
+    let words = run::load_word_vectors(&meta.glove, &loaded.config)?;
+    let config = &loaded.config;
+    let model = loaded.model.valid();
+    let device = model.text.words.device();
+    let data = &loaded.data;
+
+    // Calibration inputs from the train split (never test data).
+    let n = options.calibration_samples.max(1);
+    let samples: Vec<_> = (0..n as u64)
+        .map(|i| data.sample(ClipSplit::Train, i, meta.seed ^ 0xCA11, &Augment::NONE))
+        .collect();
+    let train_images: Vec<usize> = data.split_images(ClipSplit::Train).take(n).collect();
+    let (c, s) = (config.video.channels, config.video.size);
+    let plane = c * s * s;
+    // The first frame of a static clip is the preprocessed image.
+    let images: Vec<Vec<f32>> = train_images
+        .iter()
+        .map(|&i| {
+            let clip = data.static_video(i);
+            (0..c)
+                .flat_map(|ch| {
+                    let start = ch * config.video.frames * s * s;
+                    clip[start..start + s * s].to_vec()
+                })
+                .collect()
+        })
+        .collect();
+    debug_assert!(images.iter().all(|x| x.len() == plane));
+
+    let mut image_net = ImageNet::naive(&model);
+    let mut deflation_l1 = None;
+    if let (VideoNet::S3dg(video), ImageNet::S3dg(naive), true) =
+        (&model.video, &image_net, options.deflation_epochs > 0)
+    {
+        let batches: Vec<Tensor<4>> = images
+            .chunks(16)
+            .map(|chunk| {
+                let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
+                Tensor::from_data(TensorData::new(flat, [chunk.len(), c, s, s]), &device)
+            })
+            .collect();
+        let (calibrated, l1) = calibrate_s3dg(
+            video,
+            naive,
+            config.video.frames,
+            &batches,
+            options.deflation_epochs,
+            0.01,
+        );
+        image_net = ImageNet::S3dg(calibrated);
+        deflation_l1 = Some(l1);
+    }
+
+    let calibration = CalibrationSet {
+        clips: samples.iter().map(|x| x.video.clone()).collect(),
+        images,
+        logmels: samples.iter().map(|x| x.audio.clone()).collect(),
+        texts: samples
+            .iter()
+            .map(|x| {
+                x.text[..config.text.max_words]
+                    .iter()
+                    .map(|&i| i as i64)
+                    .collect()
+            })
+            .collect(),
+    };
+    let eval_summary = read_eval_summary(&options.run);
+    let step = run::read_metrics(&options.run)
+        .ok()
+        .and_then(|m| m.last().map(|l| l.step + 1))
+        .unwrap_or(0);
+    let export_options = ExportOptions {
+        precisions: options.precisions.clone(),
+        vocab_limit: options.vocab_limit,
+        version: options.version.clone(),
+        training_config: toml::to_string(config)?,
+        data: format!(
+            "AV-Digits from {} (MNIST train images 0-7999, FSDD train takes), seed {}",
+            meta.data_dir.display(),
+            meta.seed
+        ),
+        eval_summary,
+        step,
+    };
+    let export = ExportModel {
+        model: &model,
+        image: &image_net,
+        config,
+        vocab: &words.vocab,
+    };
+    let mut files = Vec::new();
+    let manifest = export_bundle(&export, &calibration, &export_options, &options.out, |f| {
+        on_file(f)
+    })?;
+    for e in &manifest.encoders {
+        files.push((e.file.clone(), e.bytes));
+    }
+    Ok((
+        manifest,
+        RunExportReport {
+            weights: loaded.weights.display().to_string(),
+            deflation_l1,
+            files,
+        },
+    ))
+}
+
+/// Headline numbers from the run's `eval.json`, when it was evaluated.
+fn read_eval_summary(run: &Path) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let Ok(text) = std::fs::read_to_string(run.join("eval.json")) else {
+        return out;
+    };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return out;
+    };
+    let mut walk = vec![(String::new(), &value)];
+    while let Some((prefix, v)) = walk.pop() {
+        match v {
+            serde_json::Value::Number(n) => {
+                if let Some(x) = n.as_f64() {
+                    out.insert(prefix, x);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk.push((key, v));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}

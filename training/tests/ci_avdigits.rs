@@ -1,0 +1,124 @@
+//! CI-sized training on real AV-Digits: a short run of the tiny config (`models/ci-tiny.toml`)
+//! must lift zero-shot video classification (nearest digit narration in the text space) far
+//! above chance (10 %), and a run interrupted and resumed must continue exactly where it
+//! stopped.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use mmv_training::config::MmvConfig;
+use mmv_training::data::augment::Augment;
+use mmv_training::eval::{self, EvalOptions};
+use mmv_training::run::{self, TrainOptions};
+
+fn data_dir() -> PathBuf {
+    PathBuf::from(std::env::var("MMV_DATA").expect("MMV_DATA names the shared data folder"))
+}
+
+fn tiny() -> MmvConfig {
+    MmvConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/ci-tiny.toml")).unwrap()
+}
+
+fn temp_run(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mmv-ci-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    dir
+}
+
+fn options(config: MmvConfig, out: &Path) -> TrainOptions {
+    TrainOptions {
+        config,
+        data_dir: data_dir(),
+        out: out.to_path_buf(),
+        seed: 1,
+        checkpoint_every: 100,
+        resume: false,
+        glove: None,
+        stop_at: None,
+        augment: Augment::TRAIN,
+    }
+}
+
+#[test]
+#[ignore = "needs MMV_DATA"]
+fn short_run_learns_zero_shot_video() {
+    let out = temp_run("zero-shot");
+    let config = tiny();
+    let started = Instant::now();
+    let summary = run::train(options(config.clone(), &out), |_| {}).unwrap();
+    let train_s = started.elapsed().as_secs_f64();
+    assert_eq!(summary.steps_done, config.optim.total_steps);
+
+    let loaded = eval::load_run(&EvalOptions {
+        run: out.clone(),
+        ..EvalOptions::default()
+    })
+    .unwrap();
+    let images: Vec<usize> = (8000..10000).step_by(4).collect();
+    let accuracy =
+        eval::zero_shot_video_accuracy(&loaded.model, &loaded.config, &loaded.data, &images, 0);
+    eprintln!(
+        "ci-tiny: {} steps in {train_s:.0} s ({:.2} steps/s), zero-shot video accuracy {:.1} % on {} test clips",
+        summary.steps_done,
+        summary.steps_per_s,
+        100.0 * accuracy,
+        images.len()
+    );
+    let metrics = run::read_metrics(&out).unwrap();
+    assert_eq!(metrics.len(), config.optim.total_steps);
+    assert!(out.join(run::LOSS_PLOT).is_file());
+    assert!(
+        accuracy > 0.4,
+        "zero-shot video accuracy {accuracy} (chance 0.1)"
+    );
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+#[ignore = "needs MMV_DATA"]
+fn resumed_run_continues_exactly() {
+    let mut config = tiny();
+    config.video.widths = vec![8, 16];
+    config.audio.widths = vec![8, 16];
+    config.optim.total_steps = 8;
+    config.optim.warmup_steps = 2;
+    config.optim.batch_size = 4;
+    let straight = temp_run("straight");
+    run::train(options(config.clone(), &straight), |_| {}).unwrap();
+
+    let split = temp_run("split");
+    let mut first = options(config.clone(), &split);
+    first.stop_at = Some(4);
+    first.checkpoint_every = 2;
+    run::train(first, |_| {}).unwrap();
+    // Metrics of a step past the checkpoint, as a killed run would leave, are redone.
+    let mut second = options(config, &split);
+    second.resume = true;
+    let summary = run::train(second, |_| {}).unwrap();
+    assert_eq!((summary.first_step, summary.steps_done), (4, 4));
+
+    let a = run::read_metrics(&straight).unwrap();
+    let b = run::read_metrics(&split).unwrap();
+    assert_eq!(a.len(), 8);
+    assert_eq!(b.len(), 8);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.step, y.step);
+        assert_eq!(x.lr, y.lr);
+        assert!(
+            (x.loss - y.loss).abs() < 1e-4 * x.loss.abs().max(1.0),
+            "step {}: {} straight vs {} resumed",
+            x.step,
+            x.loss,
+            y.loss
+        );
+    }
+    // The checkpoint holds the weights in safetensors and loads into a fresh model.
+    let ckpt = run::latest_checkpoint(&split).unwrap().unwrap();
+    assert!(ckpt.join("model.safetensors").is_file());
+    assert!(
+        run::train(options(tiny(), &split), |_| {}).is_err(),
+        "a second run into the same folder without --resume is refused"
+    );
+    std::fs::remove_dir_all(&straight).ok();
+    std::fs::remove_dir_all(&split).ok();
+}
