@@ -97,6 +97,20 @@ pub fn to_rgb8(
     width: usize,
     height: usize,
 ) -> Result<Vec<u8>, FrameError> {
+    let mut out = Vec::new();
+    to_rgb8_into(format, data, width, height, &mut out)?;
+    Ok(out)
+}
+
+/// [`to_rgb8`] into a caller's buffer (cleared first), so a capture loop reuses one allocation.
+pub fn to_rgb8_into(
+    format: PixelFormat,
+    data: &[u8],
+    width: usize,
+    height: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), FrameError> {
+    out.clear();
     if width == 0 || height == 0 {
         return Err(FrameError::ZeroSize { width, height });
     }
@@ -111,7 +125,8 @@ pub fn to_rgb8(
                 actual_height: frame.height,
             });
         }
-        return Ok(frame.data);
+        *out = frame.data;
+        return Ok(());
     }
     if format == PixelFormat::Yuyv && !width.is_multiple_of(2) {
         return Err(FrameError::OddWidth {
@@ -132,27 +147,34 @@ pub fn to_rgb8(
         });
     }
     let pixels = width * height;
-    Ok(match format {
-        PixelFormat::Rgb24 => data.to_vec(),
-        PixelFormat::Gray8 => data.iter().flat_map(|&v| [v, v, v]).collect(),
+    out.reserve(pixels * 3);
+    match format {
+        PixelFormat::Rgb24 => out.extend_from_slice(data),
+        PixelFormat::Gray8 => out.extend(data.iter().flat_map(|&v| [v, v, v])),
         PixelFormat::Yuyv => {
-            let mut out = Vec::with_capacity(pixels * 3);
             for quad in data.chunks_exact(4) {
                 let (u, v) = (quad[1], quad[3]);
                 out.extend_from_slice(&yuv_to_rgb(quad[0], u, v));
                 out.extend_from_slice(&yuv_to_rgb(quad[2], u, v));
             }
-            out
         }
         PixelFormat::I420 => {
             let (y, chroma) = data.split_at(pixels);
             let (u, v) = chroma.split_at(chroma.len() / 2);
-            convert_planar(y, u, v, width, height, YuvLayout::Yuv420, YuvRange::Limited)
+            convert_planar(
+                y,
+                u,
+                v,
+                width,
+                height,
+                YuvLayout::Yuv420,
+                YuvRange::Limited,
+                out,
+            );
         }
         PixelFormat::Nv12 => {
             let (y, uv) = data.split_at(pixels);
             let cw = width.div_ceil(2);
-            let mut out = Vec::with_capacity(pixels * 3);
             for row in 0..height {
                 let luma = &y[row * width..(row + 1) * width];
                 let chroma = &uv[(row / 2) * cw * 2..];
@@ -161,10 +183,10 @@ pub fn to_rgb8(
                     out.extend_from_slice(&yuv_to_rgb(l, chroma[c], chroma[c + 1]));
                 }
             }
-            out
         }
         PixelFormat::Mjpeg => unreachable!("handled above"),
-    })
+    }
+    Ok(())
 }
 
 /// Chroma subsampling of a planar YUV frame (Y plane, then U, then V).
@@ -238,7 +260,9 @@ pub fn yuv_planar_to_rgb8(
     }
     let (y, chroma) = data.split_at(width * height);
     let (u, v) = chroma.split_at(chroma.len() / 2);
-    Ok(convert_planar(y, u, v, width, height, layout, range))
+    let mut out = Vec::with_capacity(width * height * 3);
+    convert_planar(y, u, v, width, height, layout, range, &mut out);
+    Ok(out)
 }
 
 /// One full-range BT.601 (JPEG) pixel to RGB, in 8.8 fixed point with rounding.
@@ -255,7 +279,8 @@ fn yuv_full_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
     ]
 }
 
-/// Planes already checked to be the right sizes.
+/// Appends the RGB of planes already checked to be the right sizes.
+#[allow(clippy::too_many_arguments)]
 fn convert_planar(
     y: &[u8],
     u: &[u8],
@@ -264,14 +289,15 @@ fn convert_planar(
     height: usize,
     layout: YuvLayout,
     range: YuvRange,
-) -> Vec<u8> {
+    out: &mut Vec<u8>,
+) {
     let yuv_to_rgb = match range {
         YuvRange::Limited => yuv_to_rgb,
         YuvRange::Full => yuv_full_to_rgb,
     };
     let (fx, fy) = layout.factors();
     let (cw, _) = layout.chroma_size(width, height);
-    let mut out = Vec::with_capacity(width * height * 3);
+    out.reserve(width * height * 3);
     for row in 0..height {
         let luma = &y[row * width..(row + 1) * width];
         let crow = (row / fy) * cw;
@@ -280,7 +306,6 @@ fn convert_planar(
             out.extend_from_slice(&yuv_to_rgb(l, u[c], v[c]));
         }
     }
-    out
 }
 
 /// One limited-range BT.601 pixel to RGB, in 8.8 fixed point with rounding.
@@ -400,6 +425,15 @@ mod tests {
         assert_eq!(&rgb[0..3], &[0, 0, 0]);
         assert_eq!(YuvLayout::Yuv422.frame_len(3, 3), Some(9 + 12));
         assert_eq!(YuvLayout::Yuv444.frame_len(3, 3), Some(27));
+    }
+
+    #[test]
+    fn into_reuses_the_buffer_and_clears_it_on_error() {
+        let mut out = vec![1u8; 100];
+        to_rgb8_into(PixelFormat::Gray8, &[7, 9], 2, 1, &mut out).unwrap();
+        assert_eq!(out, vec![7, 7, 7, 9, 9, 9]);
+        assert!(to_rgb8_into(PixelFormat::Gray8, &[7], 2, 1, &mut out).is_err());
+        assert!(out.is_empty());
     }
 
     #[test]

@@ -21,7 +21,9 @@
 mod camera;
 mod codec;
 
-pub use camera::{PixelFormat, YuvLayout, YuvRange, rgb_to_yuv, to_rgb8, yuv_planar_to_rgb8};
+pub use camera::{
+    PixelFormat, YuvLayout, YuvRange, rgb_to_yuv, to_rgb8, to_rgb8_into, yuv_planar_to_rgb8,
+};
 pub use codec::{RgbFrame, decode_image, decode_jpeg, encode_jpeg, thumbnail_jpeg};
 
 use image::imageops::{self, FilterType};
