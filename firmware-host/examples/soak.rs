@@ -41,7 +41,7 @@ const LABELS: [&str; 10] = [
 fn write_y4m(path: &Path) -> std::io::Result<()> {
     let (w, h) = (160usize, 120usize);
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    write!(f, "YUV4MPEG2 W{w} H{h} F{FPS}:1 Ip A1:1 C420jpeg\n")?;
+    writeln!(f, "YUV4MPEG2 W{w} H{h} F{FPS}:1 Ip A1:1 C420jpeg")?;
     for i in 0..(FPS * LOOP_S) as usize {
         f.write_all(b"FRAME\n")?;
         // Brightness steps every 2 s so tags change; a moving bar so frames differ.

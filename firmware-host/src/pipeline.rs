@@ -484,7 +484,7 @@ impl<E: Embedder, T: Tagger, X: IndexSink> Pipeline<E, T, X> {
         } else {
             0
         };
-        if spec.has_image && every > 0 && (self.stats.frames - 1) % every as u64 == 0 {
+        if spec.has_image && every > 0 && (self.stats.frames - 1).is_multiple_of(every as u64) {
             self.stats.images += 1;
             match self.embedder.embed_image(&chw) {
                 Ok(e) => {
@@ -544,11 +544,12 @@ impl<E: Embedder, T: Tagger, X: IndexSink> Pipeline<E, T, X> {
         let stale = self
             .last_thumb_at
             .is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
-        if index_wants && (force || stale) {
-            if let Some(t) = thumbnail_jpeg(&self.rgb, w, h, self.opts.thumbnail_width) {
-                self.last_thumb = Some(Arc::new(t));
-                self.last_thumb_at = Some(Instant::now());
-            }
+        if index_wants
+            && (force || stale)
+            && let Some(t) = thumbnail_jpeg(&self.rgb, w, h, self.opts.thumbnail_width)
+        {
+            self.last_thumb = Some(Arc::new(t));
+            self.last_thumb_at = Some(Instant::now());
         }
     }
 
@@ -612,21 +613,22 @@ impl<E: Embedder, T: Tagger, X: IndexSink> Pipeline<E, T, X> {
         tags.retain(|t| t.score >= self.opts.threshold);
         let latency_ms = end.elapsed().as_secs_f64() * 1e3;
         self.stats.last_latency_ms = latency_ms;
-        if !tags.is_empty() || self.opts.emit_empty {
-            if let Some(w) = self.out.tags.as_mut() {
-                let record = TagRecord {
-                    time: self.clock.unix(start),
-                    source,
-                    modality,
-                    start_s,
-                    end_s,
-                    latency_ms,
-                    tags: &tags,
-                };
-                match w.write(&record) {
-                    Ok(()) => self.stats.tag_lines += 1,
-                    Err(e) => tracing::error!(error = %e, "tag output failed"),
-                }
+        let clock = self.clock;
+        if (!tags.is_empty() || self.opts.emit_empty)
+            && let Some(w) = self.out.tags.as_mut()
+        {
+            let record = TagRecord {
+                time: clock.unix(start),
+                source,
+                modality,
+                start_s,
+                end_s,
+                latency_ms,
+                tags: &tags,
+            };
+            match w.write(&record) {
+                Ok(()) => self.stats.tag_lines += 1,
+                Err(e) => tracing::error!(error = %e, "tag output failed"),
             }
         }
         if let (Some(thumbnail), Some(sink)) = (index, self.out.index.as_mut()) {
@@ -695,7 +697,9 @@ impl<E: Embedder, T: Tagger, X: IndexSink> Pipeline<E, T, X> {
         for d in &mut self.out.displays {
             if let Err(e) = d.show(canvas) {
                 self.stats.display_failures += 1;
-                if self.stats.display_failures < 10 || self.stats.display_failures % 1000 == 0 {
+                if self.stats.display_failures < 10
+                    || self.stats.display_failures.is_multiple_of(1000)
+                {
                     tracing::warn!(display = %d.describe(), error = %e, "display failed");
                 }
             }

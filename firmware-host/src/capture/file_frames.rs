@@ -281,7 +281,12 @@ impl RawYuyvSource {
         realtime: bool,
     ) -> Result<Self, CaptureError> {
         let name = format!("yuyv {}", path.display());
-        if width == 0 || height == 0 || width % 2 != 0 || width > MAX_SIDE || height > MAX_SIDE {
+        if width == 0
+            || height == 0
+            || !width.is_multiple_of(2)
+            || width > MAX_SIDE
+            || height > MAX_SIDE
+        {
             return Err(CaptureError::format(
                 &name,
                 format!("bad YUYV frame size {width}x{height} (width must be even)"),
@@ -527,7 +532,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("a.y4m");
         let mut f = File::create(&path).expect("create");
-        write!(f, "YUV4MPEG2 W4 H2 F10:1 Ip A1:1 C420jpeg\n").expect("w");
+        writeln!(f, "YUV4MPEG2 W4 H2 F10:1 Ip A1:1 C420jpeg").expect("w");
         for i in 0..3u8 {
             f.write_all(b"FRAME\n").expect("w");
             f.write_all(&[16 + i * 50; 8]).expect("y");

@@ -69,7 +69,7 @@ impl Display for PngSnapshots {
     }
 
     fn show(&mut self, canvas: &RgbCanvas) -> Result<(), DisplayError> {
-        let due = self.count % u64::from(self.every) == 0;
+        let due = self.count.is_multiple_of(u64::from(self.every));
         self.count += 1;
         if !due {
             return Ok(());
