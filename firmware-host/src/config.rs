@@ -361,13 +361,15 @@ impl Config {
             }
         };
         fix(&mut self.bundle.dir);
-        if let Some(c) = self.camera.as_mut() {
-            c.path.as_mut().map(fix);
+        if let Some(p) = self.camera.as_mut().and_then(|c| c.path.as_mut()) {
+            fix(p);
         }
-        if let Some(m) = self.microphone.as_mut() {
-            m.path.as_mut().map(fix);
+        if let Some(p) = self.microphone.as_mut().and_then(|m| m.path.as_mut()) {
+            fix(p);
         }
-        self.labels.file.as_mut().map(fix);
+        if let Some(p) = self.labels.file.as_mut() {
+            fix(p);
+        }
         if let Some(i) = self.index.as_mut() {
             fix(&mut i.path);
         }
@@ -417,7 +419,7 @@ impl Config {
                     || h == 0
                     || w > 8192
                     || h > 8192
-                    || (c.source == CameraKind::Yuyv && w % 2 != 0))
+                    || (c.source == CameraKind::Yuyv && !w.is_multiple_of(2)))
             {
                 p.push(format!("camera.width/height: {w}x{h} is not a usable size"));
             }

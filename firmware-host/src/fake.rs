@@ -75,7 +75,7 @@ impl FakeEmbedder {
         }
     }
 
-    fn embedding_for_level(&self, level: f32) -> Embedding {
+    fn level_embedding(&self, level: f32) -> Embedding {
         let n = self.n();
         let i = if level.is_finite() && level > 0.0 {
             ((level * n as f32) as usize).min(n - 1)
@@ -123,7 +123,7 @@ impl Embedder for FakeEmbedder {
         self.check("image", self.spec.frame.output_len(), chw.len())?;
         self.calls[0] += 1;
         self.pause();
-        Ok(self.embedding_for_level(mean(chw)))
+        Ok(self.level_embedding(mean(chw)))
     }
 
     fn embed_clip(&mut self, cthw: &[f32]) -> Result<Embedding, FakeError> {
@@ -131,7 +131,7 @@ impl Embedder for FakeEmbedder {
         self.check("clip", expected, cthw.len())?;
         self.calls[1] += 1;
         self.pause();
-        Ok(self.embedding_for_level(mean(cthw)))
+        Ok(self.level_embedding(mean(cthw)))
     }
 
     fn embed_audio(&mut self, samples: &[f32]) -> Result<Embedding, FakeError> {
@@ -139,7 +139,7 @@ impl Embedder for FakeEmbedder {
         self.calls[2] += 1;
         self.pause();
         let rms = (samples.iter().map(|s| s * s).sum::<f32>() / samples.len().max(1) as f32).sqrt();
-        Ok(self.embedding_for_level(rms * std::f32::consts::SQRT_2))
+        Ok(self.level_embedding(rms * std::f32::consts::SQRT_2))
     }
 
     fn embed_text(&mut self, text: &str) -> Result<Embedding, FakeError> {

@@ -613,11 +613,12 @@ impl<E: Embedder, T: Tagger, X: IndexSink> Pipeline<E, T, X> {
         tags.retain(|t| t.score >= self.opts.threshold);
         let latency_ms = end.elapsed().as_secs_f64() * 1e3;
         self.stats.last_latency_ms = latency_ms;
+        let clock = self.clock;
         if (!tags.is_empty() || self.opts.emit_empty)
             && let Some(w) = self.out.tags.as_mut()
         {
             let record = TagRecord {
-                time: self.clock.unix(start),
+                time: clock.unix(start),
                 source,
                 modality,
                 start_s,

@@ -71,7 +71,7 @@ pub fn to_rgb8(frame: &Frame, out: &mut Vec<u8>) -> Result<(u32, u32), ConvertEr
             }
         }
         PixelFormat::Yuyv => {
-            if wu % 2 != 0 {
+            if !wu.is_multiple_of(2) {
                 return Err(ConvertError::OddWidth {
                     format: frame.format,
                     width: w,

@@ -163,6 +163,17 @@ impl<W: Write + Seek> Display for Framebuffer<W> {
         if canvas.width == 0 || canvas.height == 0 {
             return Ok(());
         }
+        if canvas.data.len() != canvas.width as usize * canvas.height as usize * 3 {
+            return Err(DisplayError::Unsupported {
+                target: self.target.clone(),
+                problem: format!(
+                    "canvas {}x{} has {} bytes",
+                    canvas.width,
+                    canvas.height,
+                    canvas.data.len()
+                ),
+            });
+        }
         let bpp = (g.bits_per_pixel / 8) as usize;
         // Fit: the smaller of the two scale factors, in 16.16 fixed point.
         let sx = (u64::from(g.width) << 16) / u64::from(canvas.width);

@@ -52,8 +52,10 @@ impl RgbCanvas {
             let row = y as usize * self.width as usize;
             let a = (row + area.top_left.x as usize) * 3;
             let b = (row + br.x as usize + 1) * 3;
-            for v in &mut self.data[a..b] {
-                *v /= 2;
+            if let Some(span) = self.data.get_mut(a..b) {
+                for v in span {
+                    *v /= 2;
+                }
             }
         }
     }
@@ -77,7 +79,10 @@ impl DrawTarget for RgbCanvas {
         for Pixel(p, c) in pixels {
             if p.x >= 0 && p.y >= 0 && p.x < w && p.y < h {
                 let i = (p.y as usize * self.width as usize + p.x as usize) * 3;
-                self.data[i..i + 3].copy_from_slice(&[c.r(), c.g(), c.b()]);
+                // `get_mut`: a canvas built with a short buffer loses pixels instead of panicking.
+                if let Some(px) = self.data.get_mut(i..i + 3) {
+                    px.copy_from_slice(&[c.r(), c.g(), c.b()]);
+                }
             }
         }
         Ok(())
