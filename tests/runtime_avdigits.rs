@@ -12,8 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::AutodiffModule;
-use burn::prelude::Device;
+use burn::prelude::*;
 use mmv_runtime::bundle::manifest::Precision;
 use mmv_runtime::bundle::{Bundle, BundleOptions};
 use mmv_runtime::demo::{DemoOptions, render_digits, write_y4m};
@@ -78,7 +77,9 @@ fn exported_bundle_runs_the_whole_runtime() {
 
     // Tag: every clip gets a distribution over the ten digit words.
     let tagger = pipeline.tagger(&LabelSet::avdigits()).unwrap();
-    let mut clips = pipeline.open(&footage, &OpenOptions::default(), None).unwrap();
+    let mut clips = pipeline
+        .open(&footage, &OpenOptions::default(), None)
+        .unwrap();
     let mut n = 0;
     while let Some(clip) = clips.next(0, false).unwrap() {
         let tags = pipeline.tag(&tagger, &clip, 10, 0.0).unwrap();
@@ -100,7 +101,10 @@ fn exported_bundle_runs_the_whole_runtime() {
         &mut |_| {},
     )
     .unwrap();
-    assert!(matches!(out, FileOutcome::Indexed { clips: 3, .. }), "{out:?}");
+    assert!(
+        matches!(out, FileOutcome::Indexed { clips: 3, .. }),
+        "{out:?}"
+    );
     let q = pipeline
         .query(
             &QueryInput::Text("the number seven".into()),
@@ -118,7 +122,10 @@ fn exported_bundle_runs_the_whole_runtime() {
     let hits = index
         .search(&pipeline.model_key(), &q, 3, &[Modality::Video])
         .unwrap();
-    assert!(hits.iter().all(|(_, s)| s.is_finite() && (-1.01..=1.01).contains(s)));
+    assert!(
+        hits.iter()
+            .all(|(_, s)| s.is_finite() && (-1.01..=1.01).contains(s))
+    );
 
     // The demo's library path on this bundle.
     let report = mmv_runtime::demo::run(&DemoOptions {
@@ -135,7 +142,7 @@ fn exported_bundle_runs_the_whole_runtime() {
 const MIN_VIDEO_TOP1: f64 = 0.4;
 const MIN_FUSED_TOP1: f64 = 0.4;
 const MIN_AUDIO_TOP1: f64 = 0.2;
-const MIN_SEARCH_PRECISION_AT_3: f64 = 0.3;
+const MIN_SEARCH_PRECISION_AT_5: f64 = 0.3;
 
 #[test]
 #[ignore = "needs MMV_DATA and the released bundle in models/avdigits-fac-s3d"]
@@ -192,8 +199,7 @@ fn released_bundle_tags_and_finds_avdigits_clips() {
                 data: canvas.iter().flat_map(|&v| [v, v, v]).collect(),
             });
         }
-        let takes: Vec<&fsdd::Recording> =
-            recordings.iter().filter(|r| r.digit == digit).collect();
+        let takes: Vec<&fsdd::Recording> = recordings.iter().filter(|r| r.digit == digit).collect();
         let take = takes[(i / 10) % takes.len()];
         let word = fsdd::load_waveform(&take.path, g.sample_rate).unwrap();
         let word = &word[..word.len().min(g.window_samples)];
@@ -247,28 +253,37 @@ fn released_bundle_tags_and_finds_avdigits_clips() {
     // Search: each digit word should bring back clips of that digit.
     let mut index = Index::open(&tmp.path().join("index.db")).unwrap();
     for path in [&video_path, &audio_path] {
-        index_file(&pipeline, &mut index, path, &IndexOptions::default(), &mut |_| {}).unwrap();
+        index_file(
+            &pipeline,
+            &mut index,
+            path,
+            &IndexOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap();
     }
     let table = index.load_model_table(&pipeline.model_key()).unwrap();
     let mut relevant = 0;
     for (d, word) in DIGIT_WORDS.iter().enumerate() {
-        let q = pipeline.query(&QueryInput::Text((*word).into()), &open).unwrap();
+        let q = pipeline
+            .query(&QueryInput::Text((*word).into()), &open)
+            .unwrap();
         let hits = index
-            .resolve(&table.top_k(&q, 3, &[Modality::Video]))
+            .resolve(&table.top_k(&q, 5, &[Modality::Video]))
             .unwrap();
         relevant += hits
             .iter()
             .filter(|(s, _)| digits[s.clip as usize] as usize == d)
             .count();
     }
-    let precision = relevant as f64 / 30.0;
-    eprintln!("text -> video search precision@3 over the ten digit words: {precision:.2}");
+    let precision = relevant as f64 / 50.0;
+    eprintln!("text -> video search precision@5 over the ten digit words: {precision:.2}");
 
     assert!(rate(v_ok) >= MIN_VIDEO_TOP1, "video top-1 {}", rate(v_ok));
     assert!(rate(f_ok) >= MIN_FUSED_TOP1, "fused top-1 {}", rate(f_ok));
     assert!(rate(a_ok) >= MIN_AUDIO_TOP1, "audio top-1 {}", rate(a_ok));
     assert!(
-        precision >= MIN_SEARCH_PRECISION_AT_3,
-        "search precision@3 {precision}"
+        precision >= MIN_SEARCH_PRECISION_AT_5,
+        "search precision@5 {precision}"
     );
 }
