@@ -154,7 +154,8 @@ fn released_bundle_tags_and_finds_avdigits_clips() {
     use mmv_training::data::splits::{MNIST_TEST, OFFICIAL_TEST_TAKES};
     use rand::{SeedableRng, rngs::StdRng};
 
-    let data = PathBuf::from(std::env::var_os("MMV_DATA").expect("MMV_DATA"));
+    // A relative MMV_DATA is taken from the workspace root, where the README's command runs.
+    let data = workspace_root().join(std::env::var_os("MMV_DATA").expect("MMV_DATA"));
     let bundle_dir = workspace_root().join("models/avdigits-fac-s3d");
     assert!(
         bundle_dir.join("manifest.json").is_file(),

@@ -167,8 +167,11 @@ mod tests {
     #[test]
     #[ignore = "needs MMV_DATA"]
     fn loads_the_shared_glove_file() {
-        let data = std::env::var("MMV_DATA").expect("MMV_DATA");
-        let path = Path::new(&data).join("glove/glove.6B.50d.top50k.txt.gz");
+        // Relative to the workspace root, where the README's command runs.
+        let data = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(std::env::var("MMV_DATA").expect("MMV_DATA"));
+        let path = data.join("glove/glove.6B.50d.top50k.txt.gz");
         let wv = WordVectors::load_glove(&path, None).unwrap();
         assert_eq!(wv.dim, 50);
         assert!(wv.vocab.len() >= 50_000);

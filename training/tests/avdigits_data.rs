@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use mmv_runtime::text::Vocab;
 use mmv_training::config::MmvConfig;
@@ -13,8 +13,12 @@ use mmv_training::data::splits::{
 };
 use mmv_training::data::{AvDigits, DataError};
 
+/// `MMV_DATA`; a relative path is taken from the workspace root (where the README's command
+/// runs), not from this package's folder, where cargo runs the tests.
 fn data_dir() -> PathBuf {
-    PathBuf::from(std::env::var("MMV_DATA").expect("MMV_DATA names the shared data folder"))
+    let dir =
+        PathBuf::from(std::env::var("MMV_DATA").expect("MMV_DATA names the shared data folder"));
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir)
 }
 
 fn load() -> AvDigits {

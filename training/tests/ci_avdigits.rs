@@ -11,8 +11,12 @@ use mmv_training::data::augment::Augment;
 use mmv_training::eval::{self, EvalOptions};
 use mmv_training::run::{self, TrainOptions};
 
+/// `MMV_DATA`; a relative path is taken from the workspace root (where the README's command
+/// runs), not from this package's folder, where cargo runs the tests.
 fn data_dir() -> PathBuf {
-    PathBuf::from(std::env::var("MMV_DATA").expect("MMV_DATA names the shared data folder"))
+    let dir =
+        PathBuf::from(std::env::var("MMV_DATA").expect("MMV_DATA names the shared data folder"));
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir)
 }
 
 fn tiny() -> MmvConfig {
