@@ -158,3 +158,33 @@ pub fn calibrate_s3dg(
     }
     (net.valid(), last)
 }
+
+/// The deflated image network of a trained model: S3D-G summed over time, then (when
+/// `epochs > 0`) its BN re-learned on `images` ([C, H, W] each, train split only), 16 a batch;
+/// TSM without its shift. Returns the network and the last calibration L1 (S3D-G only).
+pub fn deflate_calibrated(
+    model: &Mmv,
+    frames: usize,
+    images: &[Vec<f32>],
+    shape: [usize; 3],
+    epochs: usize,
+) -> (ImageNet, Option<f64>) {
+    let naive = ImageNet::naive(model);
+    let (VideoNet::S3dg(video), ImageNet::S3dg(naive_net)) = (&model.video, &naive) else {
+        return (naive, None);
+    };
+    if epochs == 0 || images.is_empty() {
+        return (naive, None);
+    }
+    let device = model.text.words.device();
+    let [c, h, w] = shape;
+    let batches: Vec<Tensor<4>> = images
+        .chunks(16)
+        .map(|chunk| {
+            let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
+            Tensor::from_data(TensorData::new(flat, [chunk.len(), c, h, w]), &device)
+        })
+        .collect();
+    let (calibrated, l1) = calibrate_s3dg(video, naive_net, frames, &batches, epochs, 0.01);
+    (ImageNet::S3dg(calibrated), Some(l1))
+}

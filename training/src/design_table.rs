@@ -181,6 +181,9 @@ pub fn build(
             weights: None,
             probe_images: options.probe_images,
             seed: options.seed,
+            // The deflated networks are the released runs' business, not the table's.
+            deflation_epochs: 0,
+            deflation_images: 0,
         };
         let report = eval::evaluate(&eval_options, |_| {})?;
         eval::write_report(&dir, &report)?;

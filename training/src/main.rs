@@ -106,6 +106,13 @@ enum Command {
         probe_images: Option<usize>,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Epochs of BN re-learning for the calibrated deflated S3D-G, as `export` does it;
+        /// 0 skips the deflated-network probes.
+        #[arg(long, default_value_t = 20)]
+        deflation_epochs: usize,
+        /// Train images the deflated S3D-G's BN is re-learned on.
+        #[arg(long, default_value_t = 64)]
+        deflation_images: usize,
     },
     /// The MMV design table: shared, disjoint and FAC, plus the va-only and vt-only runs, each
     /// trained for --steps from one base config and evaluated; writes design-table.md/.json.
@@ -341,6 +348,8 @@ fn main() -> anyhow::Result<()> {
             weights,
             probe_images,
             seed,
+            deflation_epochs,
+            deflation_images,
         } => {
             let options = eval::EvalOptions {
                 run: run.clone(),
@@ -348,6 +357,8 @@ fn main() -> anyhow::Result<()> {
                 weights,
                 probe_images,
                 seed,
+                deflation_epochs,
+                deflation_images,
             };
             let report = eval::evaluate(&options, |what| eprintln!("eval: {what}"))?;
             eval::write_report(&run, &report)?;

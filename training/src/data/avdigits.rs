@@ -212,6 +212,20 @@ impl AvDigits {
         self.video(image, Motion::still(DIGIT), &Jitter::none(frames))
     }
 
+    /// MNIST image `image` as the deflated network sees it: [C, H, W], the first frame of its
+    /// static clip (so image and static clip are preprocessed identically).
+    pub fn still_image(&self, image: usize) -> Vec<f32> {
+        let v = &self.config.video;
+        let plane = v.size * v.size;
+        let clip = self.static_video(image);
+        (0..v.channels)
+            .flat_map(|c| {
+                let start = c * v.frames * plane;
+                clip[start..start + plane].to_vec()
+            })
+            .collect()
+    }
+
     /// A clip of `image` moving with the given motion: [C, T, H, W] through the runtime's frame
     /// front end.
     pub fn video(&self, image: usize, motion: Motion, jitter: &Jitter) -> Vec<f32> {

@@ -8,8 +8,9 @@
 //!   text-to-video retrieval R@1/5/10 and median rank (the MSRVTT/YouCook2 analogue);
 //! - zero-shot audio-to-text classification: audio reaches the text space only through the
 //!   design's heads (va -> vat in FAC), never trained on audio-text pairs;
-//! - single-image linear probe on MNIST: the video network on the static clip of each image
-//!   (the deflated networks come later).
+//! - single-image linear probe on MNIST: the video network on the static clip of each image,
+//!   and the deflated image networks (naive: S3D-G's kernels summed over time; calibrated: its
+//!   BatchNorm re-learned on train images) on the image itself.
 //!
 //! Linear probes follow the reference code ([`linear_probe`]).
 
@@ -33,6 +34,7 @@ use crate::data::splits::{
     ClipSplit, FsddProtocol, MNIST_PROBE_VAL, MNIST_TEST, MNIST_TRAIN, Side,
 };
 use crate::data::{AvDigits, DataError};
+use crate::deflate::{ImageNet, deflate_calibrated};
 use crate::loss::l2_normalize;
 use crate::model::Mmv;
 use crate::run::{self, RunError};
@@ -64,6 +66,17 @@ pub enum EvalError {
     NoWeights(PathBuf),
 }
 
+/// Single-image probes of the deflated networks.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeflatedProbes {
+    /// S3D-G: kernels summed over time; TSM: the network without its shift.
+    pub naive: ProbeResult,
+    /// S3D-G with its BN re-learned (absent for TSM, whose deflation is exact).
+    pub calibrated: Option<ProbeResult>,
+    /// Mean L1 between calibrated image and static-clip features in the last epoch.
+    pub calibration_l1: Option<f64>,
+}
+
 /// How to run `mmv-train eval`.
 #[derive(Clone, Debug, Default)]
 pub struct EvalOptions {
@@ -77,6 +90,11 @@ pub struct EvalOptions {
     pub probe_images: Option<usize>,
     /// Seed of the evaluation clips' motion, placement and narrations.
     pub seed: u64,
+    /// Epochs of BN re-learning for the calibrated deflated S3D-G; 0 skips the deflated
+    /// probes (the design table does).
+    pub deflation_epochs: usize,
+    /// Train images the deflated S3D-G's BN is re-learned on.
+    pub deflation_images: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -112,6 +130,8 @@ pub struct EvalReport {
     /// None where audio and text share no space (the disjoint design).
     pub zero_shot_audio_to_text: Option<AudioToText>,
     pub single_image_probe_static_clip: ProbeResult,
+    /// The deflated networks on single images (run-level eval with deflation epochs > 0).
+    pub single_image_probe_deflated: Option<DeflatedProbes>,
     pub seconds: f64,
 }
 
@@ -200,6 +220,30 @@ fn embed_videos(
         out.vt_dim = d;
     }
     out
+}
+
+/// f_v of the deflated network on still MNIST images.
+fn embed_images(
+    net: &ImageNet,
+    device: &Device,
+    data: &AvDigits,
+    [c, h, w]: [usize; 3],
+    items: &[(usize, usize)],
+) -> Features {
+    let mut out: Option<Features> = None;
+    for chunk in items.chunks(CHUNK) {
+        let flat: Vec<f32> = chunk
+            .iter()
+            .flat_map(|&(i, _)| data.still_image(i))
+            .collect();
+        let images = Tensor::<4>::from_data(TensorData::new(flat, [chunk.len(), c, h, w]), device);
+        let (f, d) = rows(net.forward(images));
+        let out = out.get_or_insert_with(|| Features::new(d));
+        for (row, &(_, label)) in f.chunks(d).zip(chunk) {
+            out.push(row, label);
+        }
+    }
+    out.unwrap_or_else(|| Features::new(0))
 }
 
 /// Audio features f_a and (where the design has one) text-space embeddings.
@@ -316,6 +360,35 @@ pub fn evaluate_model(
     let still_test = embed_videos(model, config, &test_items, still);
     let (fit, val) = split_by(&still_train.f, &probe_train, is_val);
     let single_image_probe_static_clip = linear_probe(&fit, &val, &still_test.f)?;
+    let single_image_probe_deflated = if options.deflation_epochs > 0 {
+        progress("image: deflated networks (calibration, then probes)");
+        let v = &config.video;
+        let calib: Vec<Vec<f32>> = data
+            .split_images(ClipSplit::Train)
+            .take(options.deflation_images.max(1))
+            .map(|i| data.still_image(i))
+            .collect();
+        let shape = [v.channels, v.size, v.size];
+        let naive = ImageNet::naive(model);
+        let (calibrated, calibration_l1) =
+            deflate_calibrated(model, v.frames, &calib, shape, options.deflation_epochs);
+        let probe = |net: &ImageNet| -> Result<ProbeResult, EvalError> {
+            let train = embed_images(net, &device, data, shape, &train_items);
+            let test = embed_images(net, &device, data, shape, &test_items);
+            let (fit, val) = split_by(&train, &probe_train, is_val);
+            Ok(linear_probe(&fit, &val, &test)?)
+        };
+        Some(DeflatedProbes {
+            naive: probe(&naive)?,
+            calibrated: match calibration_l1 {
+                Some(_) => Some(probe(&calibrated)?),
+                None => None,
+            },
+            calibration_l1,
+        })
+    } else {
+        None
+    };
 
     progress("audio: FSDD and the held-out voice");
     let frames = data.audio_frames();
@@ -394,6 +467,7 @@ pub fn evaluate_model(
         text_to_video,
         zero_shot_audio_to_text,
         single_image_probe_static_clip,
+        single_image_probe_deflated,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -558,6 +632,27 @@ pub fn markdown(r: &EvalReport) -> String {
         i.test,
         pct(i.accuracy)
     );
+    match &r.single_image_probe_deflated {
+        Some(d) => {
+            let _ = writeln!(
+                s,
+                "| single-image linear probe, naive deflated network ({} / {}) | {} |",
+                d.naive.train,
+                d.naive.test,
+                pct(d.naive.accuracy)
+            );
+            if let Some(c) = &d.calibrated {
+                let _ = writeln!(
+                    s,
+                    "| single-image linear probe, calibrated deflated network ({} / {}) | {} |",
+                    c.train,
+                    c.test,
+                    pct(c.accuracy)
+                );
+            }
+        }
+        None => {}
+    }
     let _ = writeln!(
         s,
         "\nLinear probes: standardised features, multinomial logistic regression (linfa), L2 weight chosen on a validation part of train. Chance is 10 % everywhere. Evaluated in {:.0} s.",

@@ -11,9 +11,8 @@ use mmv_runtime::bundle::manifest::{Manifest, Precision};
 use super::{CalibrationSet, ExportModel, ExportOptions, export_bundle};
 use crate::data::augment::Augment;
 use crate::data::splits::ClipSplit;
-use crate::deflate::{ImageNet, calibrate_s3dg};
+use crate::deflate::deflate_calibrated;
 use crate::eval::{EvalOptions, load_run};
-use crate::model::VideoNet;
 use crate::run;
 
 /// How to export a run.
@@ -53,7 +52,6 @@ pub fn export_run(
     let words = run::load_word_vectors(&meta.glove, &loaded.config)?;
     let config = &loaded.config;
     let model = loaded.model.valid();
-    let device = model.text.words.device();
     let data = &loaded.data;
 
     // Calibration inputs from the train split (never test data).
@@ -63,45 +61,14 @@ pub fn export_run(
         .collect();
     let train_images: Vec<usize> = data.split_images(ClipSplit::Train).take(n).collect();
     let (c, s) = (config.video.channels, config.video.size);
-    let plane = c * s * s;
-    // The first frame of a static clip is the preprocessed image.
-    let images: Vec<Vec<f32>> = train_images
-        .iter()
-        .map(|&i| {
-            let clip = data.static_video(i);
-            (0..c)
-                .flat_map(|ch| {
-                    let start = ch * config.video.frames * s * s;
-                    clip[start..start + s * s].to_vec()
-                })
-                .collect()
-        })
-        .collect();
-    debug_assert!(images.iter().all(|x| x.len() == plane));
-
-    let mut image_net = ImageNet::naive(&model);
-    let mut deflation_l1 = None;
-    if let (VideoNet::S3dg(video), ImageNet::S3dg(naive), true) =
-        (&model.video, &image_net, options.deflation_epochs > 0)
-    {
-        let batches: Vec<Tensor<4>> = images
-            .chunks(16)
-            .map(|chunk| {
-                let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
-                Tensor::from_data(TensorData::new(flat, [chunk.len(), c, s, s]), &device)
-            })
-            .collect();
-        let (calibrated, l1) = calibrate_s3dg(
-            video,
-            naive,
-            config.video.frames,
-            &batches,
-            options.deflation_epochs,
-            0.01,
-        );
-        image_net = ImageNet::S3dg(calibrated);
-        deflation_l1 = Some(l1);
-    }
+    let images: Vec<Vec<f32>> = train_images.iter().map(|&i| data.still_image(i)).collect();
+    let (image_net, deflation_l1) = deflate_calibrated(
+        &model,
+        config.video.frames,
+        &images,
+        [c, s, s],
+        options.deflation_epochs,
+    );
 
     let calibration = CalibrationSet {
         clips: samples.iter().map(|x| x.video.clone()).collect(),
