@@ -6,9 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use mmv_runtime::bundle::manifest::Precision;
 use mmv_training::config::MmvConfig;
 use mmv_training::data::augment::Augment;
+use mmv_training::eval::bundle::{BundleEvalOptions, evaluate_bundle};
 use mmv_training::eval::{self, EvalOptions};
+use mmv_training::export::from_run::{RunExportOptions, export_run};
 use mmv_training::run::{self, TrainOptions};
 
 /// `MMV_DATA`; a relative path is taken from the workspace root (where the README's command
@@ -75,6 +78,59 @@ fn short_run_learns_zero_shot_video() {
         accuracy > 0.4,
         "zero-shot video accuracy {accuracy} (chance 0.1)"
     );
+
+    // The same run exported and evaluated through tract: fp32 keeps what burn measured, and
+    // int8 costs little of it.
+    let bundle = out.join("bundle");
+    export_run(
+        &RunExportOptions {
+            run: out.clone(),
+            out: bundle.clone(),
+            precisions: vec![Precision::Fp32, Precision::Int8],
+            vocab_limit: 2000,
+            calibration_samples: 32,
+            deflation_epochs: 5,
+            version: "ci".into(),
+        },
+        |_| {},
+    )
+    .unwrap();
+    let through_tract = |precision| {
+        evaluate_bundle(
+            &BundleEvalOptions {
+                bundle: bundle.clone(),
+                data_dir: data_dir(),
+                precision,
+                test_clips: 300,
+                probe_images: 300,
+                threads: 1,
+                seed: 0,
+            },
+            |_| {},
+        )
+        .unwrap()
+    };
+    let fp32 = through_tract(Precision::Fp32);
+    let int8 = through_tract(Precision::Int8);
+    eprintln!(
+        "ci-tiny bundle: zero-shot video fp32 {:.1} %, int8 {:.1} %; deflated image probe fp32 {:.1} %, int8 {:.1} %",
+        100.0 * fp32.zero_shot_video_accuracy,
+        100.0 * int8.zero_shot_video_accuracy,
+        100.0 * fp32.image_probe_deflated.accuracy,
+        100.0 * int8.image_probe_deflated.accuracy
+    );
+    assert!(
+        fp32.zero_shot_video_accuracy > accuracy - 0.1,
+        "tract fp32 {} vs burn {accuracy}",
+        fp32.zero_shot_video_accuracy
+    );
+    assert!(
+        int8.zero_shot_video_accuracy > fp32.zero_shot_video_accuracy - 0.1,
+        "int8 {} vs fp32 {}",
+        int8.zero_shot_video_accuracy,
+        fp32.zero_shot_video_accuracy
+    );
+    assert!(fp32.image_probe_deflated.accuracy > 0.3);
     std::fs::remove_dir_all(&out).ok();
 }
 

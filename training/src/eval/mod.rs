@@ -14,6 +14,7 @@
 //!
 //! Linear probes follow the reference code ([`linear_probe`]).
 
+pub mod bundle;
 pub mod linear_probe;
 pub mod retrieval;
 pub mod zero_shot;
@@ -497,7 +498,7 @@ pub fn zero_shot_video_accuracy(
 }
 
 /// Splits features made for `images` into (fit, validation) by `is_val(image)`.
-fn split_by(
+pub(crate) fn split_by(
     f: &Features,
     images: &[usize],
     is_val: impl Fn(usize) -> bool,
