@@ -249,6 +249,13 @@ pub struct IndexConfig {
     /// Also index audio windows (with the nearest frame's thumbnail).
     #[serde(default = "yes")]
     pub audio: bool,
+    /// Rows per committed chunk: a crash loses at most this many rows of each stream.
+    #[serde(default = "batch")]
+    pub batch: usize,
+}
+
+fn batch() -> usize {
+    16
 }
 
 fn thumb() -> u32 {

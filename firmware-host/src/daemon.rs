@@ -19,13 +19,15 @@ use crate::capture::file_frames::{MjpegSource, RawYuyvSource, Y4mSource};
 use crate::capture::{AudioSource, CaptureError, FrameSource, audio_channel, frame_channel};
 use crate::config::{CameraConfig, CameraKind, Config, ConfigError, MicConfig, MicKind};
 use crate::model::{BundleEmbedder, Embedder, PromptTagger, TaggerError};
-use crate::outputs::index_sink::{IndexRecord, IndexSink, SpoolError, SpoolIndex};
+use crate::outputs::index_sink::{IndexRecord, IndexSink};
+use crate::outputs::sqlite_index::SqliteIndex;
 use crate::outputs::tags_jsonl::TagWriter;
 use crate::overlay::framebuffer::Framebuffer;
 use crate::overlay::png::PngSnapshots;
 use crate::overlay::{Display, DisplayError};
 use crate::pipeline::{Health, Outputs, Pipeline, PipelineOptions, PipelineStats};
 use crate::supervisor::{Policy, SourceHealth, run_camera, run_microphone};
+use mmv_runtime::index::ModelKey;
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +39,9 @@ pub enum DaemonError {
     #[error("labels: {0}")]
     Tagger(#[from] TaggerError),
     #[error(transparent)]
-    Index(#[from] SpoolError),
+    Index(#[from] IndexError),
+    #[error(transparent)]
+    Manifest(#[from] mmv_runtime::bundle::manifest::ManifestError),
     #[error(transparent)]
     Display(#[from] DisplayError),
     #[error("tag output {path}: {source}")]
@@ -101,15 +105,22 @@ pub fn open_bundle(config: &Config) -> Result<Bundle, DaemonError> {
     Ok(bundle)
 }
 
-/// The default index for a configuration: the spool beside `index.path` until the runtime's
-/// SQLite index is wired in.
+/// The index for a configuration: the runtime's SQLite index at `index.path` (the file
+/// `mmv search` reads), rows of the bundle's model, committed in chunks of `index.batch` rows.
 pub fn default_index(config: &Config) -> Result<Option<DynIndex>, DaemonError> {
     let Some(index) = &config.index else {
         return Ok(None);
     };
-    let dir = index.path.with_extension("spool");
-    tracing::warn!(index = %index.path.display(), spool = %dir.display(), "SQLite index not available in this build; spooling rows");
-    Ok(Some(Box::new(Boxed(SpoolIndex::open(&dir)?))))
+    let m = Manifest::load(&config.bundle.dir)?;
+    let model = ModelKey {
+        name: m.name,
+        version: m.version,
+        design: m.design,
+    };
+    let sink =
+        SqliteIndex::open(&index.path, &model, index.batch).map_err(|e| IndexError(Box::new(e)))?;
+    tracing::info!(index = %index.path.display(), model = %model, "SQLite index open");
+    Ok(Some(Box::new(Boxed(sink))))
 }
 
 /// Runs the daemon from a configuration with the real bundle, until `stop`.

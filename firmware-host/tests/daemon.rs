@@ -1,12 +1,14 @@
 //! The daemon as deployed, from a TOML file: file-backed camera and microphone, the fake
-//! embedder in place of a bundle, tags to a file, the index spool and PNG snapshots.
+//! embedder in place of a bundle, tags to a file, the runtime's SQLite index and PNG snapshots.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use mmv_host::config::Config;
-use mmv_host::daemon::{check_config, default_index, run_with};
+use mmv_host::daemon::{Boxed, DynIndex, check_config, run_with};
 use mmv_host::fake::FakeEmbedder;
+use mmv_host::outputs::sqlite_index::SqliteIndex;
+use mmv_runtime::index::{Index, ModelKey};
 
 fn write_inputs(dir: &std::path::Path) {
     // 4 s of 32x24 grey Y4M at 10 fps, brightness for label "two" of four (level 0.625).
@@ -72,7 +74,16 @@ fn daemon_runs_a_config_end_to_end() {
     let config = Config::load(&path).expect("config loads");
 
     let fake = FakeEmbedder::new(&["zero", "one", "two", "three"].map(String::from));
-    let index = default_index(&config).expect("index");
+    // The fake embedder has no manifest, so the index is opened for a named model here;
+    // `default_index` takes the name from the bundle's manifest.
+    let model = ModelKey {
+        name: "fake".into(),
+        version: "0".into(),
+        design: "fac".into(),
+    };
+    let index_path = dir.path().join(&config.index.as_ref().expect("index").path);
+    let sink = SqliteIndex::open(&index_path, &model, 4).expect("index opens");
+    let index: Option<DynIndex> = Some(Box::new(Boxed(sink)));
     let stats = run_with(&config, fake, index, Arc::new(AtomicBool::new(false))).expect("run");
 
     assert_eq!((stats.frames, stats.images, stats.clips), (40, 40, 5));
@@ -92,8 +103,15 @@ fn daemon_runs_a_config_end_to_end() {
         };
         assert_eq!(l["tags"][0]["label"], want, "{l}");
     }
-    let rows = std::fs::read_to_string(dir.path().join("index.spool/rows.jsonl")).expect("rows");
-    assert_eq!(rows.lines().count(), 8);
+    // Every clip and audio window is a searchable row of the SQLite index.
+    let index = Index::open(&index_path).expect("index reopens");
+    let table = index.load_model_table(&model).expect("model rows");
+    assert_eq!(table.len(), 8);
+    let files = index.files().expect("files");
+    assert!(
+        files.iter().all(|f| f.path.starts_with("live/")),
+        "{files:?}"
+    );
     assert!(dir.path().join("out/overlay/overlay-latest.png").exists());
 }
 

@@ -633,8 +633,8 @@ pub fn markdown(r: &EvalReport) -> String {
         i.test,
         pct(i.accuracy)
     );
-    match &r.single_image_probe_deflated {
-        Some(d) => {
+    if let Some(d) = &r.single_image_probe_deflated {
+        {
             let _ = writeln!(
                 s,
                 "| single-image linear probe, naive deflated network ({} / {}) | {} |",
@@ -652,7 +652,6 @@ pub fn markdown(r: &EvalReport) -> String {
                 );
             }
         }
-        None => {}
     }
     let _ = writeln!(
         s,

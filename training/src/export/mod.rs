@@ -205,6 +205,26 @@ pub fn export_bundle(
         vocab: &vocab,
         ..*m
     };
+    // Calibration texts were tokenised with the full vocabulary: words past the pruned one are
+    // unknown to the bundle, as they will be at run time (and would index past its table).
+    let calibration = &CalibrationSet {
+        texts: calibration
+            .texts
+            .iter()
+            .map(|ids| {
+                ids.iter()
+                    .map(|&id| {
+                        if (0..rows as i64).contains(&id) {
+                            id
+                        } else {
+                            i64::from(mmv_runtime::text::UNK_ID)
+                        }
+                    })
+                    .collect()
+            })
+            .collect(),
+        ..calibration.clone()
+    };
 
     let mut encoders = Vec::new();
     for &precision in &options.precisions {
