@@ -634,23 +634,21 @@ pub fn markdown(r: &EvalReport) -> String {
         pct(i.accuracy)
     );
     if let Some(d) = &r.single_image_probe_deflated {
-        {
+        let _ = writeln!(
+            s,
+            "| single-image linear probe, naive deflated network ({} / {}) | {} |",
+            d.naive.train,
+            d.naive.test,
+            pct(d.naive.accuracy)
+        );
+        if let Some(c) = &d.calibrated {
             let _ = writeln!(
                 s,
-                "| single-image linear probe, naive deflated network ({} / {}) | {} |",
-                d.naive.train,
-                d.naive.test,
-                pct(d.naive.accuracy)
+                "| single-image linear probe, calibrated deflated network ({} / {}) | {} |",
+                c.train,
+                c.test,
+                pct(c.accuracy)
             );
-            if let Some(c) = &d.calibrated {
-                let _ = writeln!(
-                    s,
-                    "| single-image linear probe, calibrated deflated network ({} / {}) | {} |",
-                    c.train,
-                    c.test,
-                    pct(c.accuracy)
-                );
-            }
         }
     }
     let _ = writeln!(
