@@ -6,9 +6,10 @@
 //!
 //! The camera is a 30 s Y4M file (160x120, 10 fps) replayed in a loop with continuous
 //! timestamps; the microphone a 30 s WAV at 16 kHz, looped likewise. Both go through the real
-//! readers, queues, supervisor, conversions, preprocessing, tagging, index spool (JSON lines and
-//! JPEG thumbnails on disk), tag output and overlay PNG snapshots. The networks are the fake
-//! embedder (no model file needed); WORK_MS adds a simulated inference time per network call.
+//! readers, queues, supervisor, conversions, preprocessing, tagging, the runtime's SQLite index
+//! (rows and JPEG thumbnails, committed in chunks), tag output and overlay PNG snapshots. The
+//! networks are the fake embedder (no model file needed); WORK_MS adds a simulated inference
+//! time per network call.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,12 +26,13 @@ use mmv_host::config::AtEnd;
 use mmv_host::daemon::Boxed;
 use mmv_host::fake::FakeEmbedder;
 use mmv_host::model::PromptTagger;
-use mmv_host::outputs::index_sink::SpoolIndex;
+use mmv_host::outputs::sqlite_index::SqliteIndex;
 use mmv_host::outputs::tags_jsonl::TagWriter;
 use mmv_host::overlay::png::PngSnapshots;
 use mmv_host::pipeline::{Health, Outputs, Pipeline, PipelineOptions};
 use mmv_host::supervisor::{Policy, SourceHealth, run_camera, run_microphone};
 use mmv_host::sysinfo;
+use mmv_runtime::index::{Index, ModelKey};
 
 const FPS: u32 = 10;
 const LOOP_S: u32 = 30;
@@ -144,7 +146,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (y4m, wav) = (dir.path().join("cam.y4m"), dir.path().join("mic.wav"));
     write_y4m(&y4m)?;
     write_wav(&wav)?;
-    let spool = dir.path().join("index.spool");
+    let index_path = dir.path().join("index.sqlite");
+    let model = ModelKey {
+        name: "soak".into(),
+        version: "0".into(),
+        design: "fac".into(),
+    };
 
     let labels: Vec<String> = LABELS.map(String::from).to_vec();
     let mut fake = FakeEmbedder::new(&labels);
@@ -156,7 +163,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 dir.path().join("tags.jsonl"),
             )?)) as Box<dyn Write + Send>,
         )),
-        index: Some(Boxed(SpoolIndex::open(&spool)?)),
+        index: Some(Boxed(SqliteIndex::open(&index_path, &model, 16)?)),
         displays: vec![Box::new(PngSnapshots::new(
             &dir.path().join("overlay"),
             30,
@@ -255,9 +262,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     mic.join().map_err(|_| "mic thread panicked")?;
 
     let s = pipeline.stats().clone();
-    let rows_on_disk = std::fs::read_to_string(spool.join("rows.jsonl"))?
-        .lines()
-        .count() as u64;
+    let rows_on_disk = Index::open(&index_path)?.load_model_table(&model)?.len() as u64;
     let expected_frames = u64::from(loops * LOOP_S * FPS);
     let expected_clips = expected_frames / 8;
     let expected_windows = u64::from(loops * LOOP_S);
