@@ -49,7 +49,7 @@ pub struct BenchArgs {
     /// Thread counts, comma-separated: each network is measured at each.
     #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "1")]
     threads: Vec<usize>,
-    /// Encoders, comma-separated (clip, image, audio, text). Default: all.
+    /// Encoders, comma-separated (clip, image, audio, text), or `none`. Default: all.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     encoders: Option<Vec<String>>,
     /// Minimum measured seconds per scenario (MLPerf: 600).
@@ -140,6 +140,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         .as_ref()
         .map(|list| {
             list.iter()
+                // `none` measures no encoder: only the pipeline and search scenarios.
+                .filter(|e| e.trim() != "none")
                 .map(|e| {
                     EncoderKind::ALL
                         .into_iter()
