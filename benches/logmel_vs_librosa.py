@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check mmv-runtime's log-mel against librosa's.
 
-Usage: logmel_vs_librosa.py WAV RUST_META_JSON [--tol 1e-3]
+Usage: logmel_vs_librosa.py WAV RUST_META_JSON [--tol 1e-3] [--time PEER_TIMING [--runs N]]
 
 RUST_META_JSON is written by the Rust side (runtime/tests/logmel_librosa.rs or
 `cargo run -p mmv-runtime --example logmel_dump`):
@@ -11,12 +11,19 @@ time-major. The WAV must already be at config.sample_rate.
 
 Prints the max abs difference; exits 0 if it is below --tol, 1 if not (or if
 the shapes differ), 2 on bad input.
+
+With --time PEER_TIMING (the `mmv-peer-timing` binary of crate mmv-benches), it
+also times both front ends on the same WAV and configuration in this run (median
+of --runs after two warm-ups each) and prints the ratio Rust / librosa and each
+one's real-time factor (seconds of audio per second of compute).
 """
 
 import argparse
 import json
 import pathlib
+import subprocess
 import sys
+import time
 
 import librosa
 import numpy as np
@@ -49,6 +56,8 @@ def main() -> int:
     ap.add_argument("wav", type=pathlib.Path)
     ap.add_argument("rust_meta", type=pathlib.Path)
     ap.add_argument("--tol", type=float, default=1e-3)
+    ap.add_argument("--time", type=pathlib.Path, metavar="PEER_TIMING")
+    ap.add_argument("--runs", type=int, default=50)
     args = ap.parse_args()
 
     meta = json.loads(args.rust_meta.read_text())
@@ -83,11 +92,37 @@ def main() -> int:
         f"max abs diff: {max_diff:.3e} at frame {worst[0]}, mel {worst[1]} "
         f"(rust {rust[worst]:.6f}, librosa {ref[worst]:.6f}); mean abs diff {diff.mean():.3e}"
     )
+    if args.time:
+        time_both(args, y, cfg)
     if not max_diff < args.tol:
         print(f"FAIL: max abs diff {max_diff:.3e} >= tolerance {args.tol:.1e}")
         return 1
     print(f"OK: max abs diff {max_diff:.3e} < tolerance {args.tol:.1e}")
     return 0
+
+
+def time_both(args, y, cfg):
+    """Times librosa and the Rust front end on the same samples, and prints the ratio."""
+    for _ in range(2):
+        librosa_logmel(y, cfg)
+    times = []
+    for _ in range(args.runs):
+        t = time.perf_counter()
+        librosa_logmel(y, cfg)
+        times.append((time.perf_counter() - t) * 1e3)
+    librosa_ms = sorted(times)[(len(times) - 1) // 2]
+    out = subprocess.run(
+        [str(args.time), "logmel", str(args.wav), str(args.rust_meta), str(args.runs)],
+        check=True, capture_output=True, text=True,
+    )
+    rust_ms = json.loads(out.stdout)["median_ms"]
+    audio_s = len(y) / cfg["sample_rate"]
+    print(
+        f"timing ({len(y)} samples = {audio_s:.2f} s of audio, median of {args.runs}): "
+        f"rust {rust_ms:.3f} ms ({audio_s * 1e3 / rust_ms:.0f}x real time), "
+        f"librosa {librosa_ms:.3f} ms ({audio_s * 1e3 / librosa_ms:.0f}x real time); "
+        f"rust / librosa = {rust_ms / librosa_ms:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@
 //! On top of them: [`bundle`] loads exported models into tract; [`pipeline`] turns frames and
 //! audio into embeddings; [`tag`] scores them against text labels; [`ingest`] reads footage
 //! into clips; [`index`] stores and searches their embeddings in SQLite, and [`indexer`] fills
-//! it. [`demo`] runs all of it on footage it renders itself.
+//! it. [`demo`] runs all of it on footage it renders itself, and [`bench`] measures it.
 
 pub mod audio;
+pub mod bench;
 pub mod bundle;
 pub mod demo;
 pub mod frames;

@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch for the `mmv` binary; one module per subcommand, and
 //! [`output`] for tables, JSON and progress bars.
 
+mod bench;
 mod demo;
 mod embed;
 mod index;
@@ -41,6 +42,8 @@ enum Command {
     Search(search::SearchArgs),
     /// Render a clip, tag it, index it and search it: the product end to end, no data needed.
     Demo(demo::DemoArgs),
+    /// Measure latency, throughput and memory of a bundle on this machine (MLPerf-style).
+    Bench(bench::BenchArgs),
 }
 
 /// Which model to run, shared by every command that embeds.
@@ -128,5 +131,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Index(a) => index::run(a),
         Command::Search(a) => search::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Bench(a) => bench::run(a),
     }
 }
