@@ -87,6 +87,8 @@ fn json_report_plot_markdown_and_inputs() {
     assert_eq!(r["bundle"]["name"], "test-fixture");
     assert!(r["machine"]["cores"].as_u64().unwrap() >= 1);
     assert_eq!(r["threads"], serde_json::json!([1, 2]));
+    assert_eq!(r["settings"]["min_duration_s"], 0.05);
+    assert_eq!(r["settings"]["min_queries"], 5);
 
     // Four encoders at one precision and two thread counts.
     let encoders = r["encoders"].as_array().unwrap();
