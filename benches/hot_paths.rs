@@ -3,7 +3,8 @@
 //! - `logmel/1.6s@16k`: one AV-Digits audio window (25,600 samples) through the log-mel front
 //!   end with the released model's settings (512-point FFT, hop 256, 40 mels);
 //! - `preprocess/WxH->32x32 grey`: one camera frame resized, cropped and normalised for the
-//!   video network, from the demo canvas (64x64) and from VGA (640x480);
+//!   video network, from the demo canvas (64x64) and from VGA (640x480), from RGB and from
+//!   grey (which skips the luma pass);
 //! - `scan/...`: brute-force top-10 over an in-memory table: a text query (64-d space) and an
 //!   image/audio query (128-d va + 64-d vat), 100,000 rows.
 //!
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mmv_runtime::audio::{LogMel, LogMelConfig};
-use mmv_runtime::frames::{FrameSpec, preprocess_rgb8};
+use mmv_runtime::frames::{FrameSpec, preprocess_gray8, preprocess_rgb8};
 use mmv_runtime::index::{EmbeddingTable, Modality, Query};
 
 /// xorshift64*, for deterministic data without another dependency.
@@ -71,6 +72,13 @@ fn preprocess(c: &mut Criterion) {
             BenchmarkId::new("to 32x32 grey", format!("{w}x{h}")),
             &rgb,
             |b, rgb| b.iter(|| preprocess_rgb8(rgb, w, h, &spec).expect("valid frame")),
+        );
+        // The same frame already grey: the difference is the RGB -> luma pass.
+        let grey: Vec<u8> = rgb.iter().step_by(3).copied().collect();
+        g.bench_with_input(
+            BenchmarkId::new("grey8 to 32x32 grey", format!("{w}x{h}")),
+            &grey,
+            |b, grey| b.iter(|| preprocess_gray8(grey, w, h, &spec).expect("valid frame")),
         );
     }
     g.finish();

@@ -13,7 +13,8 @@ in even ones), so that a slow patch of a noisy machine hurts both alike:
     used (written with --inputs-dir), warmed up, then run until both minimums are met.
 The figure per engine is the median over rounds of each round's p50. The table gives
 tract / onnxruntime: above 1, tract is slower. It also checks that onnxruntime's outputs are
-unit vectors (the graphs L2-normalise), so a broken feed cannot pass for a fast one.
+unit vectors (the graphs L2-normalise), and gives the largest absolute difference between the
+two runtimes' embeddings for the same input, so a broken feed cannot pass for a fast one.
 """
 
 import argparse
@@ -80,6 +81,13 @@ def run_ort(args, bundle, inputs_dir, files):
             norm = float(np.linalg.norm(np.asarray(o, dtype=np.float64)))
             if abs(norm - 1.0) > 2e-2:
                 sys.exit(f"{file}: onnxruntime output norm {norm:.4f}, expected 1")
+        # tract's answer to the same input (written by `mmv bench --inputs-dir`).
+        tract_out = json.loads((inputs_dir / f"{file}.out.json").read_text())
+        diff = 0.0
+        for meta, o in zip(sess.get_outputs(), outputs):
+            if tract_out.get(meta.name) is not None:
+                t = np.asarray(tract_out[meta.name], dtype=np.float64)
+                diff = max(diff, float(np.abs(t - np.asarray(o, dtype=np.float64).ravel()).max()))
         for _ in range(2):
             sess.run(None, feed)
         lat = []
@@ -90,7 +98,8 @@ def run_ort(args, bundle, inputs_dir, files):
             lat.append((time.perf_counter() - t) * 1e3)
         lat.sort()
         rank = lambda p: lat[max(1, int(np.ceil(p * len(lat)))) - 1]  # nearest rank, as mmv
-        result[(kind, precision)] = {"p50": rank(0.5), "p90": rank(0.9), "load": load, "n": len(lat)}
+        result[(kind, precision)] = {"p50": rank(0.5), "p90": rank(0.9), "load": load,
+                                     "n": len(lat), "diff": diff}
     return result
 
 
@@ -137,6 +146,7 @@ def main():
             "tract_load_ms": statistics.median(rd[key]["load"] for rd in tract_rounds),
             "ort_load_ms": statistics.median(rd[key]["load"] for rd in ort_rounds),
             "tract_valid_all_rounds": all(rd[key]["valid"] for rd in tract_rounds),
+            "max_abs_diff": max(rd[key]["diff"] for rd in ort_rounds),
         })
 
     m = report["machine"]
@@ -147,13 +157,13 @@ def main():
         f"{m.get('cpu_model')} ({m['cores']} cores), python {platform.python_version()}"
     )
     lines = [head, "",
-             "| encoder | precision | tract p50 ms | ort p50 ms | tract / ort | tract p90 ms | ort p90 ms | tract load ms | ort load ms |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| encoder | precision | tract p50 ms | ort p50 ms | tract / ort | tract p90 ms | ort p90 ms | tract load ms | ort load ms | max abs diff |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(
             f"| {r['encoder']} | {r['precision']} | {r['tract_p50_ms']:.3f} | {r['ort_p50_ms']:.3f} | "
             f"**{r['ratio_p50']:.2f}** | {r['tract_p90_ms']:.3f} | {r['ort_p90_ms']:.3f} | "
-            f"{r['tract_load_ms']:.1f} | {r['ort_load_ms']:.1f} |"
+            f"{r['tract_load_ms']:.1f} | {r['ort_load_ms']:.1f} | {r['max_abs_diff']:.1e} |"
         )
     for s in report.get("skipped", []):
         lines.append(f"\n(skipped {s['what']}: {s['why']})")

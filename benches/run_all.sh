@@ -6,6 +6,8 @@
 #   search_vs_faiss.md    1M x 256 brute-force top-10 against faiss IndexFlatIP
 #   logmel_vs_librosa.md  the log-mel front end against librosa (agreement, ratio, real time)
 #   criterion.md          the criterion benches of the hot Rust paths
+#   train_step_vs_pytorch.md  one burn training step against PyTorch (only when torch is
+#                         installed and MMV_TRAIN names an mmv-train binary: both are large)
 #
 # Usage: benches/run_all.sh [BUNDLE]   (default models/avdigits-fac-s3d)
 # Environment: THREADS (default 1,2), ROUNDS (default 3), MIN_DURATION (default 2),
@@ -116,5 +118,16 @@ for est in sorted(root.glob("**/new/estimates.json")):
     print(f"| {bench['full_id']} | {ns / 1e3:.1f} us | {rate} |")
 EOF
 } > "$OUT/criterion.md"
+
+if [ -n "${MMV_TRAIN:-}" ] && python3 -c "import torch" 2>/dev/null; then
+  echo "== training step vs PyTorch" >&2
+  {
+    echo "# Training step vs PyTorch ($stamp)"
+    echo
+    echo "\`python3 benches/train_step_vs_pytorch.py --mmv-train \$MMV_TRAIN --data ${MMV_DATA:-../shared/data}\`"
+    echo
+    python3 benches/train_step_vs_pytorch.py --mmv-train "$MMV_TRAIN" --data "${MMV_DATA:-../shared/data}"
+  } > "$OUT/train_step_vs_pytorch.md"
+fi
 
 echo "done: $OUT" >&2

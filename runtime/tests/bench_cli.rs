@@ -87,6 +87,8 @@ fn json_report_plot_markdown_and_inputs() {
     assert_eq!(r["bundle"]["name"], "test-fixture");
     assert!(r["machine"]["cores"].as_u64().unwrap() >= 1);
     assert_eq!(r["threads"], serde_json::json!([1, 2]));
+    assert_eq!(r["settings"]["min_duration_s"], 0.05);
+    assert_eq!(r["settings"]["min_queries"], 5);
 
     // Four encoders at one precision and two thread counts.
     let encoders = r["encoders"].as_array().unwrap();
@@ -156,6 +158,15 @@ fn json_report_plot_markdown_and_inputs() {
         let raw = std::fs::read(inputs.join(entry["file"].as_str().unwrap())).unwrap();
         let width = if entry["dtype"] == "int64" { 8 } else { 4 };
         assert_eq!(raw.len(), n * width, "{}", e.kind.name());
+        // tract's answer for that input: the graph's unit-norm embeddings.
+        let out: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(inputs.join(format!("{}.out.json", e.file))).unwrap(),
+        )
+        .unwrap();
+        let vat: Vec<f64> = out["z_vat"].as_array().unwrap().iter().map(f).collect();
+        assert_eq!(vat.len(), fixture::VAT);
+        let norm = vat.iter().map(|v| v * v).sum::<f64>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "{}: |z_vat| = {norm}", e.file);
     }
 }
 

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use tract_onnx::prelude::DatumType;
 
 use crate::bundle::manifest::{DType, EncoderFile, EncoderKind, Manifest, Precision};
-use crate::bundle::{Bundle, BundleError, BundleOptions, EncoderSession, sha256_file};
+use crate::bundle::{Bundle, BundleError, BundleOptions, Embedding, EncoderSession, sha256_file};
 use crate::frames::RgbFrame;
 use crate::index::{EmbeddingTable, Modality, Query};
 use crate::ingest::Clip;
@@ -431,9 +431,13 @@ impl EncoderInput {
     }
 
     fn run(&self, session: &EncoderSession) -> Result<(), BundleError> {
+        self.embed(session).map(drop)
+    }
+
+    fn embed(&self, session: &EncoderSession) -> Result<Embedding, BundleError> {
         match self {
-            Self::Floats(x) => session.run_f32(x).map(drop),
-            Self::Ids(x) => session.run_i64(x).map(drop),
+            Self::Floats(x) => session.run_f32(x),
+            Self::Ids(x) => session.run_i64(x),
         }
     }
 }
@@ -452,7 +456,8 @@ fn chirp(n: usize, rate: u32) -> Vec<f32> {
 
 /// Writes each encoder's benchmark input to `dir`: `KIND.bin` (little-endian f32, or i64 for
 /// text) and `inputs.json` (`{"KIND": {"file", "dtype", "shape"}}`), for the onnxruntime peer
-/// (`benches/ort_vs_tract.py`) to feed the very same values.
+/// (`benches/ort_vs_tract.py`) to feed the very same values. Each encoder case then adds
+/// tract's outputs for that input as `FILE.out.json` (`{"z_va": [...], "z_vat": [...]}`).
 pub fn write_inputs(bundle: &Bundle, dir: &Path) -> Result<(), BenchError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
@@ -511,8 +516,17 @@ fn bench_encoder(
     let session = EncoderSession::load(dir, spec, threads)?;
     let load_ms = ms(t.elapsed());
     let t = Instant::now();
-    input.run(&session)?;
+    let first = input.embed(&session)?;
     let first_ms = ms(t.elapsed());
+    if let Some(dir) = &options.inputs_dir {
+        // tract's answer to the input written for the peers, so they can check they agree.
+        let path = dir.join(format!("{}.out.json", spec.file));
+        let text = serde_json::json!({"z_va": first.va, "z_vat": first.vat}).to_string();
+        std::fs::write(&path, text).map_err(|source| BenchError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
     let single_stream = scenario::single_stream(&options.settings, || input.run(&session))?;
     let offline = if options.offline {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

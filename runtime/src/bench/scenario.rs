@@ -30,17 +30,35 @@ pub const MLPERF_SINGLE_STREAM_MIN_QUERIES: usize = 1024;
 /// MLPerf Inference's Offline minimum sample count.
 pub const MLPERF_OFFLINE_MIN_SAMPLES: usize = 24_576;
 
-/// How long and how much to run a scenario.
+/// How long and how much to run a scenario. Durations are seconds in JSON.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioSettings {
     /// Untimed queries before measuring (first-inference costs, caches, page faults).
     pub warmup_queries: usize,
     /// Run at least this long...
+    #[serde(with = "seconds", rename = "min_duration_s")]
     pub min_duration: Duration,
     /// ...and at least this many queries.
     pub min_queries: usize,
     /// Stop here even if the minimums are not met (the run is then INVALID).
+    #[serde(with = "seconds", rename = "max_duration_s")]
     pub max_duration: Duration,
+}
+
+/// A [`Duration`] as a number of seconds (serde's own form is `{secs, nanos}`).
+mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
 }
 
 impl Default for ScenarioSettings {
@@ -250,6 +268,22 @@ pub fn offline<E: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_are_seconds_in_json() {
+        let s = ScenarioSettings {
+            min_duration: Duration::from_millis(1500),
+            ..ScenarioSettings::default()
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["min_duration_s"], 1.5);
+        assert_eq!(v["max_duration_s"], 60.0);
+        let back: ScenarioSettings = serde_json::from_value(v).unwrap();
+        assert_eq!(back, s);
+        let bad = serde_json::json!({"warmup_queries": 1, "min_duration_s": -1.0,
+            "min_queries": 1, "max_duration_s": 1.0});
+        assert!(serde_json::from_value::<ScenarioSettings>(bad).is_err());
+    }
 
     #[test]
     fn nearest_rank_percentiles() {

@@ -86,8 +86,9 @@ pub struct BenchArgs {
     /// Runs averaged per profile.
     #[arg(long, value_name = "N", default_value_t = 20)]
     profile_runs: usize,
-    /// Write each encoder's benchmark input to DIR (raw little-endian + inputs.json), for peers
-    /// such as benches/ort_vs_tract.py to feed the same values.
+    /// Write each encoder's benchmark input to DIR (raw little-endian + inputs.json), and
+    /// tract's outputs for it (FILE.out.json), for peers such as benches/ort_vs_tract.py to
+    /// feed the same values and compare answers.
     #[arg(long, value_name = "DIR")]
     inputs_dir: Option<PathBuf>,
     /// Draw latency histograms and a per-case bar chart to this PNG.
