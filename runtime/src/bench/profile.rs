@@ -1,8 +1,8 @@
 //! Where an encoder's time goes inside tract: each node of the optimised plan timed on its own
 //! over several runs, summed by op type, with the shapes of the costliest nodes. This is what
 //! `tract --profile` prints, built here on tract-core's public evaluation hook so that it needs
-//! no extra crate and runs the plan exactly as the runtime does (same facts, optimisation and
-//! thread pool).
+//! no extra crate and runs the plan exactly as the runtime does (same facts, the same
+//! [`optimize`](crate::bundle::session::optimize), the same thread pool).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -60,8 +60,7 @@ pub fn profile(
             .with_input_fact(i, InferenceFact::dt_shape(dt, shape))
             .map_err(fail)?;
     }
-    let plan = model
-        .into_optimized()
+    let plan = crate::bundle::session::optimize(model)
         .map_err(fail)?
         .into_runnable_with_options(&RunOptions {
             executor: (threads > 1).then(|| Executor::multithread(threads)),

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::knobs::KnobScope;
 use tract_onnx::tract_core::runtime::RunOptions;
 use tract_onnx::tract_core::tract_linalg::multithread::Executor;
 
@@ -12,6 +13,9 @@ use super::BundleError;
 use super::manifest::{DType, EncoderFile, OUTPUT_VA, OUTPUT_VAT, TensorSpec};
 
 type Plan = Arc<TypedRunnableModel>;
+
+/// Smallest conv kernel volume tract lowers through lazy im2col (tract's default: 6).
+const LAZY_IM2COL_MIN_KERNEL: &str = "3";
 
 /// Embeddings of one input: in the video-audio space and in the space where text lives; each
 /// L2-normalised by the graph. An encoder lacks a space when its design has none for it.
@@ -26,6 +30,19 @@ pub struct Embedding {
 pub struct EncoderSession {
     pub spec: EncoderFile,
     plan: Plan,
+}
+
+/// tract's optimisation of a typed-checked model, with the runtime's knob settings: the one
+/// place that decides how a plan is built (the runtime and `mmv bench --profile` both use it).
+///
+/// tract 0.23.9 lowers a conv of kernel volume < 6 through an eager im2col, and for a 3D kernel
+/// (S3D-G's temporal 3x1x1 convs) that im2col is its generic, per-element patcher: about a third
+/// of the clip network's time. Lazy im2col from volume 3 made the clip network 1.4-2.2x faster
+/// here (benches/README.md); only kernels of volume 3-5 are affected. The knob is read while
+/// optimising, so a scope around it suffices.
+pub fn optimize(model: InferenceModel) -> TractResult<TypedModel> {
+    KnobScope::new([("TRACT_LAZY_IM2COL_MIN_KERNEL", LAZY_IM2COL_MIN_KERNEL)])?
+        .enter(|| model.into_optimized())
 }
 
 impl EncoderSession {
@@ -46,8 +63,7 @@ impl EncoderSession {
             };
             model = model.with_input_fact(i, fact.into()).map_err(fail)?;
         }
-        let plan = model
-            .into_optimized()
+        let plan = optimize(model)
             .map_err(fail)?
             .into_runnable_with_options(&RunOptions {
                 executor: (threads > 1).then(|| Executor::multithread(threads)),
