@@ -137,12 +137,14 @@ fn exported_bundle_runs_the_whole_runtime() {
     assert_eq!(report.hits.len(), 3);
 }
 
-/// Minimum accuracies for the released bundle on 50 test clips (chance: 10 %). Conservative
-/// floors; the bundle's own evaluation (its manifest's `eval_summary`) is the measurement.
-const MIN_VIDEO_TOP1: f64 = 0.4;
-const MIN_FUSED_TOP1: f64 = 0.4;
-const MIN_AUDIO_TOP1: f64 = 0.2;
-const MIN_SEARCH_PRECISION_AT_5: f64 = 0.3;
+/// Minimum accuracies for the released bundle on 50 test clips (chance: 10 %). Floors below
+/// what release 1.0.0 measured here (video 0.92, audio 0.36, audio+video 0.98, search
+/// precision@5 0.92); the bundle's own evaluation (`eval.md`, `eval-bundle.md`) is the
+/// measurement.
+const MIN_VIDEO_TOP1: f64 = 0.8;
+const MIN_FUSED_TOP1: f64 = 0.8;
+const MIN_AUDIO_TOP1: f64 = 0.25;
+const MIN_SEARCH_PRECISION_AT_5: f64 = 0.7;
 
 #[test]
 #[ignore = "needs MMV_DATA and the released bundle in models/avdigits-fac-s3d"]
