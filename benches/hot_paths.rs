@@ -15,27 +15,9 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mmv_runtime::audio::{LogMel, LogMelConfig};
+use mmv_runtime::bench::Rng;
 use mmv_runtime::frames::{FrameSpec, preprocess_gray8, preprocess_rgb8};
 use mmv_runtime::index::{EmbeddingTable, Modality, Query};
-
-/// xorshift64*, for deterministic data without another dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let x = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        (x >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    }
-    fn unit(&mut self, n: usize) -> Vec<f32> {
-        let mut v: Vec<f32> = (0..n).map(|_| self.next()).collect();
-        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        v.iter_mut().for_each(|x| *x /= norm);
-        v
-    }
-}
 
 fn logmel(c: &mut Criterion) {
     let config = LogMelConfig {

@@ -6,27 +6,8 @@
 
 use std::time::Instant;
 
+use mmv_runtime::bench::Rng;
 use mmv_runtime::index::{Index, Modality, ModelKey, NewFile, NewSegment, Query};
-
-/// xorshift64*: deterministic, fast, good enough for random directions.
-struct Rng(u64);
-
-impl Rng {
-    fn unit(&mut self, n: usize) -> Vec<f32> {
-        let mut v: Vec<f32> = (0..n)
-            .map(|_| {
-                self.0 ^= self.0 >> 12;
-                self.0 ^= self.0 << 25;
-                self.0 ^= self.0 >> 27;
-                let x = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
-                (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-            })
-            .collect();
-        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        v.iter_mut().for_each(|x| *x /= norm);
-        v
-    }
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

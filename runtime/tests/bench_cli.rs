@@ -4,26 +4,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
-use common::fixture;
-
-fn mmv() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mmv"));
-    c.env_remove("MMV_BUNDLE");
-    c
-}
-
-fn ok(out: Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "status {}\nstdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
+use common::{fixture, mmv, ok};
 
 fn f(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))

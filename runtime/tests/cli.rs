@@ -4,29 +4,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::fixture;
+use common::{fixture, mmv, ok};
 use mmv_runtime::index::{FileStatus, Index};
 use rusqlite::Connection;
-
-fn mmv() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mmv"));
-    c.env_remove("MMV_BUNDLE");
-    c
-}
-
-fn ok(out: Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "status {}\nstdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
 
 fn json(out: Output) -> serde_json::Value {
     serde_json::from_str(&ok(out)).unwrap()

@@ -377,11 +377,13 @@ fn text_width(manifest: &Manifest) -> usize {
         .unwrap_or(64)
 }
 
-/// xorshift64*: deterministic inputs that need no extra dependency.
-struct Rng(u64);
+/// xorshift64*: deterministic benchmark inputs that need no extra dependency (used by
+/// `mmv bench`, the criterion benches and the search example alike).
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next_f32(&mut self) -> f32 {
+    /// Uniform in [-1, 1).
+    pub fn next_f32(&mut self) -> f32 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -389,7 +391,8 @@ impl Rng {
         (x >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
     }
 
-    fn unit(&mut self, n: usize) -> Vec<f32> {
+    /// A random unit vector of `n` values.
+    pub fn unit(&mut self, n: usize) -> Vec<f32> {
         let mut v: Vec<f32> = (0..n).map(|_| self.next_f32()).collect();
         crate::tag::normalize(&mut v);
         v

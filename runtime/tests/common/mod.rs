@@ -5,6 +5,7 @@
 pub mod fixture;
 
 use std::path::Path;
+use std::process::{Command, Output};
 
 use mmv_runtime::demo::{render_digits, write_y4m};
 use mmv_runtime::frames::{RgbFrame, encode_jpeg};
@@ -85,4 +86,23 @@ pub fn png(path: &Path, frame: &RgbFrame) {
         image::ExtendedColorType::Rgb8,
     )
     .unwrap();
+}
+
+/// The `mmv` binary, with no bundle from the environment.
+pub fn mmv() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mmv"));
+    c.env_remove("MMV_BUNDLE");
+    c
+}
+
+/// Stdout of a run that must succeed; stdout and stderr in the message otherwise.
+pub fn ok(out: Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "status {}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use mmv_runtime::bundle::manifest::Precision;
 use mmv_runtime::bundle::{Bundle, BundleError, BundleOptions};
+use mmv_runtime::tag::{dot, normalize};
 use mmv_runtime::text::Vocab;
 use serde::Serialize;
 
@@ -74,15 +75,6 @@ pub struct BundleEval {
     pub seconds: f64,
 }
 
-fn normalise(v: &mut [f32]) {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    v.iter_mut().for_each(|x| *x /= n);
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 fn nearest(z: &[f32], classes: &[Vec<f32>]) -> usize {
     let mut best = (0, f32::NEG_INFINITY);
     for (c, e) in classes.iter().enumerate() {
@@ -139,14 +131,14 @@ pub fn evaluate_bundle(
                 .embed_text(&narration(template, digit))?
                 .vat
                 .ok_or_else(|| missing("text z_vat"))?;
-            normalise(&mut z);
+            normalize(&mut z);
             if mean.is_empty() {
                 mean = vec![0.0; z.len()];
             }
             mean.iter_mut().zip(&z).for_each(|(m, x)| *m += x);
             queries.push((z, digit));
         }
-        normalise(&mut mean);
+        normalize(&mut mean);
         classes.push(mean);
     }
 
