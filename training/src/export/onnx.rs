@@ -264,32 +264,40 @@ impl Graph {
             return self.node("Gather", &[&table, ids], vec![int("axis", 0)], out_dims);
         }
         let [rows, dim] = dims;
-        let scales: Vec<f32> = (0..rows)
+        // The per-row scales are stored in f16 (rounded before quantising, so rows and scales
+        // agree): their rounding (2^-11 relative) is far below the int8 step (1/127), and a f32
+        // scale per row was 1/13 of the int8 table's size.
+        let scales: Vec<f16> = (0..rows)
             .map(|r| {
-                int8_scale(
+                let s = int8_scale(
                     data[r * dim..(r + 1) * dim]
                         .iter()
                         .fold(0.0f32, |m, v| m.max(v.abs())),
-                )
+                );
+                f16::from_f32(s.max(f16::MIN_POSITIVE.to_f32()))
             })
             .collect();
         let q: Vec<i8> = data
             .iter()
             .enumerate()
-            .map(|(i, v)| (v / scales[i / dim]).round().clamp(-127.0, 127.0) as i8)
+            .map(|(i, v)| (v / scales[i / dim].to_f32()).round().clamp(-127.0, 127.0) as i8)
             .collect();
         let qt = self.i8_const(&format!("{hint}_q"), &q, &dims);
-        let st = self.f32_const(&format!("{hint}_scale"), &scales, &[rows, 1]);
+        let name = self.fresh(&format!("{hint}_scale"));
+        let raw = scales.iter().flat_map(|s| s.to_le_bytes()).collect();
+        self.initializers
+            .push(tensor_proto(&name, &[rows, 1], DataType::Float16, raw));
+        let st = T {
+            name,
+            dims: vec![rows, 1],
+        };
+        let to_f32 = vec![int("to", DataType::Float as i64)];
         let picked = self.node("Gather", &[&qt, ids], vec![int("axis", 0)], out_dims);
-        let picked = self.node(
-            "Cast",
-            &[&picked],
-            vec![int("to", DataType::Float as i64)],
-            out_dims,
-        );
+        let picked = self.node("Cast", &[&picked], to_f32.clone(), out_dims);
         let mut scale_dims = out_dims.to_vec();
         *scale_dims.last_mut().expect("rank >= 1") = 1;
         let scale = self.node("Gather", &[&st, ids], vec![int("axis", 0)], &scale_dims);
+        let scale = self.node("Cast", &[&scale], to_f32, &scale_dims);
         self.node("Mul", &[&picked, &scale], vec![], out_dims)
     }
 
