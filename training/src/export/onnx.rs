@@ -388,3 +388,53 @@ impl Graph {
         model.encode_to_vec()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{BTreeMap, Graph, Mode};
+    // The explicit imports above shadow tract's own `Graph` from the glob.
+    use tract_onnx::prelude::*;
+
+    /// The int8 row table through tract: every gathered row is within half an int8 step (plus
+    /// the f16 rounding of its scale) of the f32 row, and the file stores one byte per weight.
+    #[test]
+    fn int8_gather_rows_dequantises_only_the_picked_rows() {
+        let (rows, dim) = (300, 50);
+        let table: Vec<f32> = (0..rows * dim)
+            .map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * (1.0 + (i / dim) as f32 / 30.0))
+            .collect();
+        let mut g = Graph::new(Mode::Int8(BTreeMap::new()));
+        let ids = g.i64_input("ids", &[1, 4]);
+        let picked = g.gather_rows("words", &table, [rows, dim], &ids, &[1, 4, dim]);
+        g.output(&picked, "rows");
+        let bytes = g.into_bytes("test");
+        assert!(
+            bytes.len() < rows * dim + rows * 2 + 1000,
+            "{} bytes for {rows}x{dim} int8 rows",
+            bytes.len()
+        );
+        let plan = tract_onnx::onnx()
+            .model_for_read(&mut bytes.as_slice())
+            .unwrap()
+            .into_optimized()
+            .unwrap()
+            .into_runnable()
+            .unwrap();
+        let picks = [0i64, 17, 150, 299];
+        let input = Tensor::from_shape(&[1, 4], &picks).unwrap();
+        let out = plan.run(tvec!(input.into_tvalue())).unwrap();
+        let got = out[0].to_plain_array_view::<f32>().unwrap();
+        for (k, &r) in picks.iter().enumerate() {
+            let row = &table[r as usize * dim..(r as usize + 1) * dim];
+            let max_abs = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let tolerance = max_abs / 127.0 * 0.5 + max_abs * 1e-3;
+            for (j, &want) in row.iter().enumerate() {
+                let have = got[[0, k, j]];
+                assert!(
+                    (have - want).abs() <= tolerance,
+                    "row {r} col {j}: {have} vs {want} (tolerance {tolerance})"
+                );
+            }
+        }
+    }
+}
