@@ -140,6 +140,37 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// How closely one precision of a bundle follows another on a sample of the test data:
+    /// per encoder, the cosine between their embeddings and how often their zero-shot answers
+    /// agree. For f16 on x86, where tract emulates f16 far too slowly for the full eval-bundle.
+    /// Writes precision-agreement-<other>.md/.json into the bundle folder.
+    ComparePrecisions {
+        /// The bundle folder written by `export`.
+        #[arg(long)]
+        bundle: PathBuf,
+        /// The shared data folder; $MMV_DATA when absent.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The reference precision.
+        #[arg(long, default_value = "fp32")]
+        reference: String,
+        /// The precision to compare with it.
+        #[arg(long, default_value = "f16")]
+        other: String,
+        /// Test clips (zero-shot video).
+        #[arg(long, default_value_t = 100)]
+        clips: usize,
+        /// MNIST test images (deflated image network, zero-shot).
+        #[arg(long, default_value_t = 200)]
+        images: usize,
+        /// FSDD official test takes (zero-shot audio-to-text).
+        #[arg(long, default_value_t = 50)]
+        audio: usize,
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// The MMV design table: shared, disjoint and FAC, plus the va-only and vt-only runs, each
     /// trained for --steps from one base config and evaluated; writes design-table.md/.json.
     /// The defaults (models/avdigits-small-fac-s3d.toml, 1500 steps) fit in two hours on 2 cores.
@@ -374,6 +405,51 @@ fn main() -> anyhow::Result<()> {
             let md_path = bundle.join("eval-bundle.md");
             std::fs::write(&md_path, &md)
                 .with_context(|| format!("writing {}", md_path.display()))?;
+            print!("{md}");
+        }
+        Command::ComparePrecisions {
+            bundle,
+            data,
+            reference,
+            other,
+            clips,
+            images,
+            audio,
+            threads,
+            seed,
+        } => {
+            let [reference, other] = [&reference, &other].map(|p| parse_precisions(p));
+            let (Some(&reference), Some(&other)) = (reference?.first(), other?.first()) else {
+                anyhow::bail!("--reference and --other each name one precision");
+            };
+            let options = eval::agreement::AgreementOptions {
+                bundle: bundle.clone(),
+                data_dir: resolve_data_dir(data.as_deref())?,
+                reference,
+                other,
+                clips,
+                images,
+                audio,
+                threads,
+                seed,
+            };
+            let rows =
+                eval::agreement::compare(&options, |what| eprintln!("compare-precisions: {what}"))?;
+            let md = eval::agreement::markdown(
+                &bundle.display().to_string(),
+                reference.name(),
+                other.name(),
+                &rows,
+            );
+            let stem = format!("precision-agreement-{}", other.name());
+            for (ext, text) in [
+                ("json", serde_json::to_string_pretty(&rows)?),
+                ("md", md.clone()),
+            ] {
+                let path = bundle.join(format!("{stem}.{ext}"));
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
             print!("{md}");
         }
         Command::Export {

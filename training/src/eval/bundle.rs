@@ -7,7 +7,7 @@
 //! figures are the same measurement as there. Compare precisions with each other, not with the
 //! run's own eval table.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use mmv_runtime::bundle::manifest::Precision;
@@ -75,7 +75,7 @@ pub struct BundleEval {
     pub seconds: f64,
 }
 
-fn nearest(z: &[f32], classes: &[Vec<f32>]) -> usize {
+pub(super) fn nearest(z: &[f32], classes: &[Vec<f32>]) -> usize {
     let mut best = (0, f32::NEG_INFINITY);
     for (c, e) in classes.iter().enumerate() {
         let s = dot(z, e);
@@ -86,40 +86,41 @@ fn nearest(z: &[f32], classes: &[Vec<f32>]) -> usize {
     best.0
 }
 
-/// Evaluates one precision of a bundle; `progress` hears what is being done.
-pub fn evaluate_bundle(
-    options: &BundleEvalOptions,
-    mut progress: impl FnMut(&str),
-) -> Result<BundleEval, BundleEvalError> {
-    let started = Instant::now();
+/// A bundle opened at one precision, with the data and the class prompts.
+pub(super) struct Opened {
+    pub bundle: Bundle,
+    pub data: AvDigits,
+    /// One normalised z_vat per digit: the mean of its narrations' embeddings.
+    pub classes: Vec<Vec<f32>>,
+    /// Every narration's z_vat with its digit (the retrieval queries).
+    pub queries: Vec<(Vec<f32>, usize)>,
+}
+
+pub(super) fn open(
+    path: &Path,
+    data_dir: &Path,
+    precision: Precision,
+    threads: usize,
+    progress: &mut impl FnMut(&str),
+) -> Result<Opened, BundleEvalError> {
     progress("loading the bundle");
     let bundle = Bundle::open(
-        &options.bundle,
+        path,
         &BundleOptions {
-            precision: Some(options.precision),
-            threads: options.threads.max(1),
+            precision: Some(precision),
+            threads: threads.max(1),
             ..Default::default()
         },
     )?;
     let config: MmvConfig =
         toml::from_str(&bundle.manifest.provenance.training_config).map_err(|e| {
             BundleEvalError::Config {
-                path: options.bundle.join("manifest.json"),
+                path: path.join("manifest.json"),
                 message: e.to_string(),
             }
         })?;
     progress("loading the data");
-    let data = AvDigits::load(
-        &options.data_dir,
-        &config,
-        Vocab::from_words(narration_words()),
-    )?;
-    let missing = |what| BundleEvalError::MissingOutput {
-        path: options.bundle.clone(),
-        what,
-    };
-    let label = |i: usize| data.mnist.labels[i] as usize;
-
+    let data = AvDigits::load(data_dir, &config, Vocab::from_words(narration_words()))?;
     // Class prompts: the mean of every narration template's text embedding, as `eval` does.
     progress("text: class prompts");
     let mut classes = Vec::new();
@@ -127,10 +128,12 @@ pub fn evaluate_bundle(
     for digit in 0..DIGIT_WORDS.len() {
         let mut mean: Vec<f32> = Vec::new();
         for template in NARRATIONS {
-            let mut z = bundle
-                .embed_text(&narration(template, digit))?
-                .vat
-                .ok_or_else(|| missing("text z_vat"))?;
+            let mut z = bundle.embed_text(&narration(template, digit))?.vat.ok_or(
+                BundleEvalError::MissingOutput {
+                    path: path.to_path_buf(),
+                    what: "text z_vat",
+                },
+            )?;
             normalize(&mut z);
             if mean.is_empty() {
                 mean = vec![0.0; z.len()];
@@ -141,6 +144,37 @@ pub fn evaluate_bundle(
         normalize(&mut mean);
         classes.push(mean);
     }
+    Ok(Opened {
+        bundle,
+        data,
+        classes,
+        queries,
+    })
+}
+
+/// Evaluates one precision of a bundle; `progress` hears what is being done.
+pub fn evaluate_bundle(
+    options: &BundleEvalOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<BundleEval, BundleEvalError> {
+    let started = Instant::now();
+    let Opened {
+        bundle,
+        data,
+        classes,
+        queries,
+    } = open(
+        &options.bundle,
+        &options.data_dir,
+        options.precision,
+        options.threads,
+        &mut progress,
+    )?;
+    let missing = |what| BundleEvalError::MissingOutput {
+        path: options.bundle.clone(),
+        what,
+    };
+    let label = |i: usize| data.mnist.labels[i] as usize;
 
     progress("video: zero-shot classification and retrieval");
     let t0 = Instant::now();

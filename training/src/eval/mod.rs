@@ -14,6 +14,7 @@
 //!
 //! Linear probes follow the reference code ([`linear_probe`]).
 
+pub mod agreement;
 pub mod bundle;
 pub mod linear_probe;
 pub mod retrieval;
