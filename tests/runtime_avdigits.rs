@@ -137,7 +137,7 @@ fn exported_bundle_runs_the_whole_runtime() {
     assert_eq!(report.hits.len(), 3);
 }
 
-/// Minimum accuracies for the released bundle on 50 test clips (chance: 10 %). Floors below
+/// Minimum accuracies for each released bundle on 50 test clips (chance: 10 %). Floors below
 /// what releases 1.0.0 and 1.1.0 measured here (video 0.92, audio 0.36, audio+video 0.98, search
 /// precision@5 0.92); the bundle's own evaluation (`eval.md`, `eval-bundle.md`) is the
 /// measurement.
@@ -148,7 +148,18 @@ const MIN_SEARCH_PRECISION_AT_5: f64 = 0.7;
 
 #[test]
 #[ignore = "needs MMV_DATA and the released bundle in models/avdigits-fac-s3d"]
-fn released_bundle_tags_and_finds_avdigits_clips() {
+fn released_s3dg_bundle_tags_and_finds_avdigits_clips() {
+    tags_and_finds_avdigits_clips("avdigits-fac-s3d");
+}
+
+#[test]
+#[ignore = "needs MMV_DATA and the released bundle in models/avdigits-fac-tsm"]
+fn released_tsm_bundle_tags_and_finds_avdigits_clips() {
+    tags_and_finds_avdigits_clips("avdigits-fac-tsm");
+}
+
+/// A released bundle (`models/<name>`) through the CLI's path on 50 AV-Digits test clips.
+fn tags_and_finds_avdigits_clips(name: &str) {
     use mmv_training::data::augment::Jitter;
     use mmv_training::data::fsdd;
     use mmv_training::data::mnist::Mnist;
@@ -158,7 +169,7 @@ fn released_bundle_tags_and_finds_avdigits_clips() {
 
     // A relative MMV_DATA is taken from the workspace root, where the README's command runs.
     let data = workspace_root().join(std::env::var_os("MMV_DATA").expect("MMV_DATA"));
-    let bundle_dir = workspace_root().join("models/avdigits-fac-s3d");
+    let bundle_dir = workspace_root().join("models").join(name);
     assert!(
         bundle_dir.join("manifest.json").is_file(),
         "no released bundle at {}",
@@ -246,7 +257,7 @@ fn released_bundle_tags_and_finds_avdigits_clips() {
     }
     let rate = |k: usize| k as f64 / digits.len() as f64;
     eprintln!(
-        "top-1 over {} test clips: video {:.2}, audio {:.2}, audio+video {:.2}",
+        "{name}: top-1 over {} test clips: video {:.2}, audio {:.2}, audio+video {:.2}",
         digits.len(),
         rate(v_ok),
         rate(a_ok),
@@ -280,7 +291,7 @@ fn released_bundle_tags_and_finds_avdigits_clips() {
             .count();
     }
     let precision = relevant as f64 / 50.0;
-    eprintln!("text -> video search precision@5 over the ten digit words: {precision:.2}");
+    eprintln!("{name}: text -> video search precision@5 over the ten digit words: {precision:.2}");
 
     assert!(rate(v_ok) >= MIN_VIDEO_TOP1, "video top-1 {}", rate(v_ok));
     assert!(rate(f_ok) >= MIN_FUSED_TOP1, "fused top-1 {}", rate(f_ok));

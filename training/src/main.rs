@@ -472,7 +472,7 @@ fn main() -> anyhow::Result<()> {
                 version,
             };
             let (manifest, report) =
-                export::from_run::export_run(&options, |f| eprintln!("wrote {f}"))?;
+                export::from_run::export_run(&options, |event| eprintln!("{event}"))?;
             println!("bundle {} ({}):", out.display(), manifest.name);
             for (file, bytes) in &report.files {
                 println!("  {file:<20} {:>10.1} KiB", *bytes as f64 / 1024.0);

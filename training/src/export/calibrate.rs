@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use mmv_runtime::bundle::manifest::{DType, EncoderKind, TensorSpec};
 use tract_onnx::prelude::*;
 
-use super::onnx::{Graph, int8_scale};
+use super::onnx::{Graph, Mode, int8_scale};
 use super::{CalibrationSet, ExportError};
 
 /// Per-key activation scales for `g` (built in `Mode::Calibrate`), whose first `embeddings`
@@ -25,34 +25,8 @@ pub fn activation_scales(
     };
     let keys: Vec<String> = g.taps().iter().map(|(k, _)| k.clone()).collect();
     let first_tap = embeddings;
-    let bytes = g.into_bytes("mmv-edge calibration");
-    let mut model = tract_onnx::onnx()
-        .model_for_read(&mut bytes.as_slice())
-        .map_err(|e| fail(format!("{e:#}")))?;
-    let fact = match input.dtype {
-        DType::I64 => i64::fact(&input.shape),
-        _ => f32::fact(&input.shape),
-    };
-    model = model
-        .with_input_fact(0, fact.into())
-        .map_err(|e| fail(format!("{e:#}")))?;
-    let plan = model
-        .into_optimized()
-        .and_then(|m| m.into_runnable())
-        .map_err(|e| fail(format!("{e:#}")))?;
-    let inputs: Vec<Tensor> = match kind {
-        EncoderKind::Clip => float_inputs(&set.clips, &input.shape),
-        EncoderKind::Image => float_inputs(&set.images, &input.shape),
-        EncoderKind::Audio => float_inputs(&set.logmels, &input.shape),
-        EncoderKind::Text => set
-            .texts
-            .iter()
-            .filter_map(|ids| Tensor::from_shape(&input.shape, ids).ok())
-            .collect(),
-    };
-    if inputs.is_empty() {
-        return Err(fail("no calibration samples of the right size".into()));
-    }
+    let plan = runnable(g, input, kind)?;
+    let inputs = samples(input, kind, set)?;
     // Two passes: the largest magnitude of each point, then a histogram of magnitudes under
     // it, from which the scale covers all but the rarest (1 - CALIBRATION_QUANTILE) of values.
     let taps = |x: &Tensor| -> Result<Vec<Vec<f32>>, ExportError> {
@@ -87,6 +61,12 @@ pub fn activation_scales(
         .iter()
         .zip(&max_abs)
         .map(|(h, &m)| quantile_bound(h, m, CALIBRATION_QUANTILE));
+    let bounds: Vec<f32> = bounds.collect();
+    if std::env::var_os("MMV_CALIB_DEBUG").is_some() {
+        for ((k, b), m) in keys.iter().zip(&bounds).zip(&max_abs) {
+            eprintln!("calib {:?} {k}: max {m:.3} bound {b:.3}", kind.name());
+        }
+    }
     Ok(keys
         .into_iter()
         .zip(bounds)
@@ -116,6 +96,134 @@ fn quantile_bound(histogram: &[u64], max: f32, quantile: f64) -> f32 {
         }
     }
     max
+}
+
+/// The optimised tract plan of `g` with its input fixed to `input`.
+fn runnable(
+    g: Graph,
+    input: &TensorSpec,
+    kind: EncoderKind,
+) -> Result<Arc<TypedRunnableModel>, ExportError> {
+    let fail = |e: anyhow::Error| ExportError::Calibration {
+        kind: kind.name(),
+        problem: format!("{e:#}"),
+    };
+    let bytes = g.into_bytes("mmv-edge calibration");
+    let fact = match input.dtype {
+        DType::I64 => i64::fact(&input.shape),
+        _ => f32::fact(&input.shape),
+    };
+    tract_onnx::onnx()
+        .model_for_read(&mut bytes.as_slice())
+        .and_then(|m| m.with_input_fact(0, fact.into()))
+        .and_then(|m| m.into_optimized())
+        .and_then(|m| m.into_runnable())
+        .map_err(fail)
+}
+
+/// The calibration samples of `kind` as input tensors.
+fn samples(
+    input: &TensorSpec,
+    kind: EncoderKind,
+    set: &CalibrationSet,
+) -> Result<Vec<Tensor>, ExportError> {
+    let inputs: Vec<Tensor> = match kind {
+        EncoderKind::Clip => float_inputs(&set.clips, &input.shape),
+        EncoderKind::Image => float_inputs(&set.images, &input.shape),
+        EncoderKind::Audio => float_inputs(&set.logmels, &input.shape),
+        EncoderKind::Text => set
+            .texts
+            .iter()
+            .filter_map(|ids| Tensor::from_shape(&input.shape, ids).ok())
+            .collect(),
+    };
+    if inputs.is_empty() {
+        return Err(ExportError::Calibration {
+            kind: kind.name(),
+            problem: "no calibration samples of the right size".into(),
+        });
+    }
+    Ok(inputs)
+}
+
+/// The embeddings (the first `embeddings` outputs, L2-normalised in the graph) of every sample.
+fn embed_all(
+    plan: &Arc<TypedRunnableModel>,
+    inputs: &[Tensor],
+    embeddings: usize,
+    kind: EncoderKind,
+) -> Result<Vec<Vec<Vec<f32>>>, ExportError> {
+    let fail = |e: anyhow::Error| ExportError::Calibration {
+        kind: kind.name(),
+        problem: format!("{e:#}"),
+    };
+    inputs
+        .iter()
+        .map(|x| {
+            let outputs = plan.run(tvec!(x.clone().into_tvalue())).map_err(fail)?;
+            (0..embeddings)
+                .map(|i| {
+                    Ok(outputs[i]
+                        .to_plain_array_view::<f32>()
+                        .map_err(fail)?
+                        .iter()
+                        .copied()
+                        .collect())
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The lowest mean cosine to fp32 (over the calibration samples, for each embedding) that
+/// quantising one point alone may cause; a point below it stays in float. On the released
+/// TSM bundle the first residual block's input alone took clip embeddings to a mean cosine
+/// near 0.9 (the stem's output: a near-constant background with the digit's values far above
+/// it), while every other point stayed above 0.99.
+pub const MIN_SOLO_COSINE: f64 = 0.99;
+
+/// Samples the sensitivity pass runs (of the calibration set): one tract run per point each.
+const SENSITIVITY_SAMPLES: usize = 16;
+
+/// Mixed precision by sensitivity: quantises each point of `scales` alone (every other
+/// activation in float), and keeps only those whose embeddings stay at a mean cosine of at
+/// least [`MIN_SOLO_COSINE`] to fp32. `build` makes the encoder's graph in a given mode.
+pub fn drop_sensitive_points(
+    build: impl Fn(Mode) -> (Graph, TensorSpec, usize),
+    kind: EncoderKind,
+    set: &CalibrationSet,
+    scales: BTreeMap<String, f32>,
+    mut report: impl FnMut(&str, f64),
+) -> Result<BTreeMap<String, f32>, ExportError> {
+    let (g, input, embeddings) = build(Mode::Fp32);
+    let mut inputs = samples(&input, kind, set)?;
+    inputs.truncate(SENSITIVITY_SAMPLES);
+    let reference = embed_all(&runnable(g, &input, kind)?, &inputs, embeddings, kind)?;
+    let mut kept = BTreeMap::new();
+    for (key, &scale) in &scales {
+        let (g, input, _) = build(Mode::Int8(BTreeMap::from([(key.clone(), scale)])));
+        let got = embed_all(&runnable(g, &input, kind)?, &inputs, embeddings, kind)?;
+        let worst = (0..embeddings)
+            .map(|e| {
+                let cosines: f64 = reference
+                    .iter()
+                    .zip(&got)
+                    .map(|(r, q)| {
+                        r[e].iter()
+                            .zip(&q[e])
+                            .map(|(a, b)| f64::from(a * b))
+                            .sum::<f64>()
+                    })
+                    .sum();
+                cosines / reference.len() as f64
+            })
+            .fold(f64::INFINITY, f64::min);
+        report(key, worst);
+        if worst >= MIN_SOLO_COSINE {
+            kept.insert(key.clone(), scale);
+        }
+    }
+    Ok(kept)
 }
 
 fn float_inputs(samples: &[Vec<f32>], shape: &[usize]) -> Vec<Tensor> {

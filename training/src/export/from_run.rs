@@ -42,7 +42,7 @@ pub struct RunExportReport {
 /// Exports `options.run` into `options.out`.
 pub fn export_run(
     options: &RunExportOptions,
-    mut on_file: impl FnMut(&str),
+    mut on_event: impl FnMut(&str),
 ) -> anyhow::Result<(Manifest, RunExportReport)> {
     let meta = run::read_meta(&options.run)?;
     let loaded = load_run(&EvalOptions {
@@ -110,7 +110,7 @@ pub fn export_run(
     };
     let mut files = Vec::new();
     let manifest = export_bundle(&export, &calibration, &export_options, &options.out, |f| {
-        on_file(f)
+        on_event(f)
     })?;
     for e in &manifest.encoders {
         files.push((e.file.clone(), e.bytes));

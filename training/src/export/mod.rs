@@ -174,13 +174,14 @@ fn design_name(d: Design) -> &'static str {
     }
 }
 
-/// Writes the bundle into `out` (created if needed) and returns its manifest.
+/// Writes the bundle into `out` (created if needed) and returns its manifest; `on_event` hears
+/// each file written and each int8 point kept in float.
 pub fn export_bundle(
     m: &ExportModel,
     calibration: &CalibrationSet,
     options: &ExportOptions,
     out: &Path,
-    mut on_file: impl FnMut(&str),
+    mut on_event: impl FnMut(&str),
 ) -> Result<Manifest, ExportError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
@@ -237,7 +238,24 @@ pub fn export_bundle(
                         build_graph(&pruned, kind, Mode::Calibrate, audio_frames);
                     let scales =
                         calibrate::activation_scales(g, &input, outs.len(), kind, calibration)?;
-                    Mode::Int8(scales)
+                    let kept = calibrate::drop_sensitive_points(
+                        |mode| {
+                            let (g, input, outs) = build_graph(&pruned, kind, mode, audio_frames);
+                            (g, input, outs.len())
+                        },
+                        kind,
+                        calibration,
+                        scales,
+                        |key, cosine| {
+                            if cosine < calibrate::MIN_SOLO_COSINE {
+                                on_event(&format!(
+                                    "{}: {key} stays float (int8 alone: mean cosine {cosine:.4})",
+                                    kind.name()
+                                ));
+                            }
+                        },
+                    )?;
+                    Mode::Int8(kept)
                 }
             };
             let (g, input, outputs) = build_graph(&pruned, kind, mode, audio_frames);
@@ -246,7 +264,7 @@ pub fn export_bundle(
             std::fs::write(&path, g.into_bytes("mmv-edge")).map_err(io(&path))?;
             let sha256 = sha256_file(&path).map_err(io(&path))?;
             let bytes = std::fs::metadata(&path).map_err(io(&path))?.len();
-            on_file(&file);
+            on_event(&format!("wrote {file}"));
             encoders.push(EncoderFile {
                 kind,
                 precision,

@@ -309,8 +309,11 @@ impl Graph {
                 self.taps.push((key.to_string(), x.clone()));
                 x.clone()
             }
+            // A point without a scale stays in float (see calibrate::drop_sensitive_points).
             Mode::Int8(scales) => {
-                let scale = scales.get(key).copied().unwrap_or(1.0);
+                let Some(&scale) = scales.get(key) else {
+                    return x.clone();
+                };
                 let s = self.f32_const(&format!("{key}_act_scale"), &[scale], &[]);
                 let z = self.i8_const(&format!("{key}_act_zp"), &[0], &[]);
                 let q = self.node("QuantizeLinear", &[x, &s, &z], vec![], &x.dims);
@@ -436,5 +439,28 @@ mod tests {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod quant_point_tests {
+    use super::{BTreeMap, Graph, Mode};
+
+    /// In int8 mode a point with a scale gets QuantizeLinear + DequantizeLinear, and a point
+    /// the sensitivity pass left out stays float (no quantise node at all).
+    #[test]
+    fn only_points_with_a_scale_are_quantised() {
+        let count = |scales: BTreeMap<String, f32>| {
+            let mut g = Graph::new(Mode::Int8(scales));
+            let x = g.float_input("x", &[1, 4]);
+            let y = g.quant_point("p", &x);
+            g.output(&y, "y");
+            g.nodes
+                .iter()
+                .filter(|n| n.op_type == "QuantizeLinear")
+                .count()
+        };
+        assert_eq!(count(BTreeMap::from([("p".to_string(), 0.1)])), 1);
+        assert_eq!(count(BTreeMap::new()), 0);
     }
 }
