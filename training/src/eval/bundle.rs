@@ -64,6 +64,9 @@ pub struct BundleEval {
     pub text_to_video: Retrieval,
     /// FSDD official test takes, audio -> text through the design's heads (FAC: va -> vat).
     pub zero_shot_audio_to_text: Option<f64>,
+    /// FSDD official test takes whose z_va is nearest the video prototype of their digit (the
+    /// normalised mean z_va of that digit's test clips), in S_va: audio-video alignment alone.
+    pub audio_to_video_prototypes: f64,
     /// Linear probe on the audio z_va, FSDD official split.
     pub audio_probe_official: ProbeResult,
     /// Linear probe on the deflated image network's z_va, MNIST.
@@ -180,17 +183,26 @@ pub fn evaluate_bundle(
     let t0 = Instant::now();
     let test: Vec<usize> = MNIST_TEST.take(options.test_clips.max(1)).collect();
     let mut gallery: Vec<Vec<f32>> = Vec::new();
+    // Per digit, the sum of the test clips' z_va: the video prototypes that audio is compared
+    // with in S_va (where NCE(v, a) trained it), to tell apart "audio is not aligned with
+    // video" from "the va -> vat map does not carry audio to text".
+    let mut video_prototypes: Vec<Vec<f32>> = vec![Vec::new(); DIGIT_WORDS.len()];
     let mut hits = 0;
     for &image in &test {
         let plan = data.plan_image(ClipSplit::Test, image, options.seed);
         let clip = data.render(&plan, &Augment::NONE).video;
-        let z = bundle
-            .embed_clip(&clip)?
-            .vat
-            .ok_or_else(|| missing("clip z_vat"))?;
+        let e = bundle.embed_clip(&clip)?;
+        let z = e.vat.ok_or_else(|| missing("clip z_vat"))?;
+        let va = e.va.ok_or_else(|| missing("clip z_va"))?;
+        let proto = &mut video_prototypes[label(image)];
+        if proto.is_empty() {
+            *proto = vec![0.0; va.len()];
+        }
+        proto.iter_mut().zip(&va).for_each(|(p, x)| *p += x);
         hits += usize::from(nearest(&z, &classes) == label(image));
         gallery.push(z);
     }
+    video_prototypes.iter_mut().for_each(|p| normalize(p));
     let ms_per_clip = t0.elapsed().as_secs_f64() * 1e3 / test.len() as f64;
     let scores: Vec<f32> = queries
         .iter()
@@ -230,12 +242,18 @@ pub fn evaluate_bundle(
     let recs = &data.recordings;
     let mut audio = Features::new(0);
     let mut audio_hits = (0, 0);
+    let mut audio_video_hits = (0, 0);
     let mut has_vat = true;
     for (i, rec) in recs.iter().enumerate() {
         let e = bundle.embed_logmel(&data.recording_audio(i))?;
         let va = e.va.ok_or_else(|| missing("audio z_va"))?;
         if audio.dim == 0 {
             audio = Features::new(va.len());
+        }
+        if FsddProtocol::Official.side(rec) == Side::Test {
+            let ok = nearest(&va, &video_prototypes) == rec.digit as usize;
+            audio_video_hits.0 += usize::from(ok);
+            audio_video_hits.1 += 1;
         }
         audio.push(&va, rec.digit as usize);
         match e.vat {
@@ -263,6 +281,7 @@ pub fn evaluate_bundle(
         zero_shot_video_clips: test.len(),
         text_to_video,
         zero_shot_audio_to_text: has_vat.then(|| audio_hits.0 as f64 / audio_hits.1.max(1) as f64),
+        audio_to_video_prototypes: audio_video_hits.0 as f64 / audio_video_hits.1.max(1) as f64,
         audio_probe_official,
         image_probe_deflated,
         ms_per_clip,
@@ -331,6 +350,11 @@ pub fn markdown(bundle: &str, rows: &[BundleEval]) -> String {
             true,
         );
     }
+    line(
+        "audio -> video prototypes in S_va, FSDD official test".into(),
+        &|r| r.audio_to_video_prototypes,
+        true,
+    );
     line(
         format!(
             "audio probe on z_va, FSDD official ({} test)",
