@@ -229,13 +229,32 @@ enum Command {
     },
 }
 
+fn parse_precision(flag: &str, name: &str) -> anyhow::Result<Precision> {
+    Precision::parse(name.trim())
+        .ok_or_else(|| anyhow::anyhow!("{flag}: {name:?} is not one of fp32, f16, int8"))
+}
+
 fn parse_precisions(list: &str) -> anyhow::Result<Vec<Precision>> {
     list.split(',')
-        .map(|p| {
-            Precision::parse(p.trim())
-                .ok_or_else(|| anyhow::anyhow!("--precision: {p:?} is not one of fp32, f16, int8"))
-        })
+        .map(|p| parse_precision("--precision", p))
         .collect()
+}
+
+/// Writes a report beside a bundle as `<stem>.json` and `<stem>.md`.
+fn write_report(
+    dir: &std::path::Path,
+    stem: &str,
+    rows: &impl serde::Serialize,
+    md: &str,
+) -> anyhow::Result<()> {
+    for (ext, text) in [
+        ("json", serde_json::to_string_pretty(rows)?),
+        ("md", md.into()),
+    ] {
+        let path = dir.join(format!("{stem}.{ext}"));
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<MmvConfig> {
@@ -399,12 +418,7 @@ fn main() -> anyhow::Result<()> {
                 rows.push(row);
             }
             let md = eval::bundle::markdown(&bundle.display().to_string(), &rows);
-            let json_path = bundle.join("eval-bundle.json");
-            std::fs::write(&json_path, serde_json::to_string_pretty(&rows)?)
-                .with_context(|| format!("writing {}", json_path.display()))?;
-            let md_path = bundle.join("eval-bundle.md");
-            std::fs::write(&md_path, &md)
-                .with_context(|| format!("writing {}", md_path.display()))?;
+            write_report(&bundle, "eval-bundle", &rows, &md)?;
             print!("{md}");
         }
         Command::ComparePrecisions {
@@ -418,10 +432,8 @@ fn main() -> anyhow::Result<()> {
             threads,
             seed,
         } => {
-            let [reference, other] = [&reference, &other].map(|p| parse_precisions(p));
-            let (Some(&reference), Some(&other)) = (reference?.first(), other?.first()) else {
-                anyhow::bail!("--reference and --other each name one precision");
-            };
+            let reference = parse_precision("--reference", &reference)?;
+            let other = parse_precision("--other", &other)?;
             let options = eval::agreement::AgreementOptions {
                 bundle: bundle.clone(),
                 data_dir: resolve_data_dir(data.as_deref())?,
@@ -442,14 +454,7 @@ fn main() -> anyhow::Result<()> {
                 &rows,
             );
             let stem = format!("precision-agreement-{}", other.name());
-            for (ext, text) in [
-                ("json", serde_json::to_string_pretty(&rows)?),
-                ("md", md.clone()),
-            ] {
-                let path = bundle.join(format!("{stem}.{ext}"));
-                std::fs::write(&path, text)
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
+            write_report(&bundle, &stem, &rows, &md)?;
             print!("{md}");
         }
         Command::Export {

@@ -2,8 +2,8 @@
 //! (`mmv-train compare-precisions`): per encoder, the cosine between the two precisions'
 //! embeddings and how often their zero-shot top-1 answers agree.
 //!
-//! This is for f16 on x86, where tract emulates f16 about 100-600x slower than fp32 and the full
-//! `eval-bundle` would take hours: the share of samples whose answer changes bounds how much
+//! This is for f16 on x86, where tract emulates f16 hundreds of times slower than fp32 and
+//! the full `eval-bundle` would take hours: the share of samples whose answer changes bounds how much
 //! any accuracy on those samples can move, and the cosines show how far the embeddings drift.
 
 use std::fmt::Write as _;
@@ -92,10 +92,7 @@ pub fn compare(
             &mut |what: &str| progress(&format!("{}: {what}", p.name())),
         )?);
     }
-    let missing = |what| BundleEvalError::MissingOutput {
-        path: options.bundle.clone(),
-        what,
-    };
+    let missing = |what| BundleEvalError::missing(&options.bundle, what);
     let [a, b] = [&opened[0], &opened[1]];
     let data = &a.data;
     let label = |i: usize| data.mnist.labels[i] as usize;

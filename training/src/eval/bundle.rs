@@ -55,6 +55,15 @@ pub enum BundleEvalError {
     MissingOutput { path: PathBuf, what: &'static str },
 }
 
+impl BundleEvalError {
+    pub(super) fn missing(bundle: &Path, what: &'static str) -> Self {
+        Self::MissingOutput {
+            path: bundle.to_path_buf(),
+            what,
+        }
+    }
+}
+
 /// One precision's figures.
 #[derive(Clone, Debug, Serialize)]
 pub struct BundleEval {
@@ -131,12 +140,10 @@ pub(super) fn open(
     for digit in 0..DIGIT_WORDS.len() {
         let mut mean: Vec<f32> = Vec::new();
         for template in NARRATIONS {
-            let mut z = bundle.embed_text(&narration(template, digit))?.vat.ok_or(
-                BundleEvalError::MissingOutput {
-                    path: path.to_path_buf(),
-                    what: "text z_vat",
-                },
-            )?;
+            let mut z = bundle
+                .embed_text(&narration(template, digit))?
+                .vat
+                .ok_or_else(|| BundleEvalError::missing(path, "text z_vat"))?;
             normalize(&mut z);
             if mean.is_empty() {
                 mean = vec![0.0; z.len()];
@@ -173,10 +180,7 @@ pub fn evaluate_bundle(
         options.threads,
         &mut progress,
     )?;
-    let missing = |what| BundleEvalError::MissingOutput {
-        path: options.bundle.clone(),
-        what,
-    };
+    let missing = |what| BundleEvalError::missing(&options.bundle, what);
     let label = |i: usize| data.mnist.labels[i] as usize;
 
     progress("video: zero-shot classification and retrieval");

@@ -3,8 +3,10 @@
 //! scale.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use mmv_runtime::bundle::manifest::{DType, EncoderKind, TensorSpec};
+use mmv_runtime::tag::dot;
 use tract_onnx::prelude::*;
 
 use super::onnx::{Graph, Mode, int8_scale};
@@ -19,58 +21,31 @@ pub fn activation_scales(
     kind: EncoderKind,
     set: &CalibrationSet,
 ) -> Result<BTreeMap<String, f32>, ExportError> {
-    let fail = |problem: String| ExportError::Calibration {
-        kind: kind.name(),
-        problem,
-    };
     let keys: Vec<String> = g.taps().iter().map(|(k, _)| k.clone()).collect();
-    let first_tap = embeddings;
     let plan = runnable(g, input, kind)?;
     let inputs = samples(input, kind, set)?;
     // Two passes: the largest magnitude of each point, then a histogram of magnitudes under
     // it, from which the scale covers all but the rarest (1 - CALIBRATION_QUANTILE) of values.
-    let taps = |x: &Tensor| -> Result<Vec<Vec<f32>>, ExportError> {
-        let outputs = plan
-            .run(tvec!(x.clone().into_tvalue()))
-            .map_err(|e| fail(format!("{e:#}")))?;
-        (0..keys.len())
-            .map(|i| {
-                let view = outputs[first_tap + i]
-                    .to_plain_array_view::<f32>()
-                    .map_err(|e| fail(format!("{e:#}")))?;
-                Ok(view.iter().map(|v| v.abs()).collect())
-            })
-            .collect()
-    };
+    let taps = |x: &Tensor| run_outputs(&plan, x, embeddings..embeddings + keys.len(), kind);
     let mut max_abs = vec![0.0f32; keys.len()];
     for x in &inputs {
         for (m, values) in max_abs.iter_mut().zip(taps(x)?) {
-            *m = values.iter().fold(*m, |acc, &v| acc.max(v));
+            *m = values.iter().fold(*m, |acc, &v| acc.max(v.abs()));
         }
     }
     let mut histograms = vec![vec![0u64; BINS]; keys.len()];
     for x in &inputs {
         for ((h, values), &m) in histograms.iter_mut().zip(taps(x)?).zip(&max_abs) {
             for v in values {
-                let bin = ((v / m.max(f32::MIN_POSITIVE)) * BINS as f32) as usize;
+                let bin = ((v.abs() / m.max(f32::MIN_POSITIVE)) * BINS as f32) as usize;
                 h[bin.min(BINS - 1)] += 1;
             }
         }
     }
-    let bounds = histograms
-        .iter()
-        .zip(&max_abs)
-        .map(|(h, &m)| quantile_bound(h, m, CALIBRATION_QUANTILE));
-    let bounds: Vec<f32> = bounds.collect();
-    if std::env::var_os("MMV_CALIB_DEBUG").is_some() {
-        for ((k, b), m) in keys.iter().zip(&bounds).zip(&max_abs) {
-            eprintln!("calib {:?} {k}: max {m:.3} bound {b:.3}", kind.name());
-        }
-    }
     Ok(keys
         .into_iter()
-        .zip(bounds)
-        .map(|(k, m)| (k, int8_scale(m)))
+        .zip(histograms.iter().zip(&max_abs))
+        .map(|(k, (h, &m))| (k, int8_scale(quantile_bound(h, m, CALIBRATION_QUANTILE))))
         .collect())
 }
 
@@ -98,16 +73,20 @@ fn quantile_bound(histogram: &[u64], max: f32, quantile: f64) -> f32 {
     max
 }
 
+/// A tract error while calibrating `kind`'s encoder.
+fn fail(kind: EncoderKind) -> impl Fn(anyhow::Error) -> ExportError {
+    move |e| ExportError::Calibration {
+        kind: kind.name(),
+        problem: format!("{e:#}"),
+    }
+}
+
 /// The optimised tract plan of `g` with its input fixed to `input`.
 fn runnable(
     g: Graph,
     input: &TensorSpec,
     kind: EncoderKind,
 ) -> Result<Arc<TypedRunnableModel>, ExportError> {
-    let fail = |e: anyhow::Error| ExportError::Calibration {
-        kind: kind.name(),
-        problem: format!("{e:#}"),
-    };
     let bytes = g.into_bytes("mmv-edge calibration");
     let fact = match input.dtype {
         DType::I64 => i64::fact(&input.shape),
@@ -118,7 +97,7 @@ fn runnable(
         .and_then(|m| m.with_input_fact(0, fact.into()))
         .and_then(|m| m.into_optimized())
         .and_then(|m| m.into_runnable())
-        .map_err(fail)
+        .map_err(fail(kind))
 }
 
 /// The calibration samples of `kind` as input tensors.
@@ -146,40 +125,34 @@ fn samples(
     Ok(inputs)
 }
 
-/// The embeddings (the first `embeddings` outputs, L2-normalised in the graph) of every sample.
-fn embed_all(
+/// Outputs `which` of one run of `plan` on `x`, as flat f32 vectors.
+fn run_outputs(
     plan: &Arc<TypedRunnableModel>,
-    inputs: &[Tensor],
-    embeddings: usize,
+    x: &Tensor,
+    which: Range<usize>,
     kind: EncoderKind,
-) -> Result<Vec<Vec<Vec<f32>>>, ExportError> {
-    let fail = |e: anyhow::Error| ExportError::Calibration {
-        kind: kind.name(),
-        problem: format!("{e:#}"),
-    };
-    inputs
-        .iter()
-        .map(|x| {
-            let outputs = plan.run(tvec!(x.clone().into_tvalue())).map_err(fail)?;
-            (0..embeddings)
-                .map(|i| {
-                    Ok(outputs[i]
-                        .to_plain_array_view::<f32>()
-                        .map_err(fail)?
-                        .iter()
-                        .copied()
-                        .collect())
-                })
-                .collect()
+) -> Result<Vec<Vec<f32>>, ExportError> {
+    let outputs = plan
+        .run(tvec!(x.clone().into_tvalue()))
+        .map_err(fail(kind))?;
+    which
+        .map(|i| {
+            Ok(outputs[i]
+                .to_plain_array_view::<f32>()
+                .map_err(fail(kind))?
+                .iter()
+                .copied()
+                .collect())
         })
         .collect()
 }
 
-/// The lowest mean cosine to fp32 (over the calibration samples, for each embedding) that
+/// The lowest mean cosine to fp32 (over the sensitivity samples, for each embedding) that
 /// quantising one point alone may cause; a point below it stays in float. On the released
-/// TSM bundle the first residual block's input alone took clip embeddings to a mean cosine
-/// near 0.9 (the stem's output: a near-constant background with the digit's values far above
-/// it), while every other point stayed above 0.99.
+/// TSM bundle the first residual block's input alone took the clip embeddings to 0.943 and the
+/// image embeddings to 0.963 (the stem's output: a near-constant background with the digit's
+/// values far above it), and one projection input of the image network to 0.981; every other
+/// point of both bundles stayed above 0.99.
 pub const MIN_SOLO_COSINE: f64 = 0.99;
 
 /// Samples the sensitivity pass runs (of the calibration set): one tract run per point each.
@@ -198,24 +171,27 @@ pub fn drop_sensitive_points(
     let (g, input, embeddings) = build(Mode::Fp32);
     let mut inputs = samples(&input, kind, set)?;
     inputs.truncate(SENSITIVITY_SAMPLES);
-    let reference = embed_all(&runnable(g, &input, kind)?, &inputs, embeddings, kind)?;
+    let embed_all = |g: Graph| -> Result<Vec<Vec<Vec<f32>>>, ExportError> {
+        let plan = runnable(g, &input, kind)?;
+        inputs
+            .iter()
+            .map(|x| run_outputs(&plan, x, 0..embeddings, kind))
+            .collect()
+    };
+    let reference = embed_all(g)?;
     let mut kept = BTreeMap::new();
     for (key, &scale) in &scales {
-        let (g, input, _) = build(Mode::Int8(BTreeMap::from([(key.clone(), scale)])));
-        let got = embed_all(&runnable(g, &input, kind)?, &inputs, embeddings, kind)?;
+        let (g, _, _) = build(Mode::Int8(BTreeMap::from([(key.clone(), scale)])));
+        let got = embed_all(g)?;
+        // The embeddings are L2-normalised in the graph, so a dot product is their cosine.
         let worst = (0..embeddings)
             .map(|e| {
-                let cosines: f64 = reference
+                let sum: f64 = reference
                     .iter()
                     .zip(&got)
-                    .map(|(r, q)| {
-                        r[e].iter()
-                            .zip(&q[e])
-                            .map(|(a, b)| f64::from(a * b))
-                            .sum::<f64>()
-                    })
+                    .map(|(r, q)| f64::from(dot(&r[e], &q[e])))
                     .sum();
-                cosines / reference.len() as f64
+                sum / reference.len() as f64
             })
             .fold(f64::INFINITY, f64::min);
         report(key, worst);
