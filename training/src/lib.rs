@@ -21,6 +21,7 @@ pub mod design_table;
 pub mod eval;
 pub mod export;
 pub mod loss;
+pub mod metrics;
 pub mod model;
 pub mod plot;
 pub mod run;

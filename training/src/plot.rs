@@ -10,7 +10,7 @@ use std::sync::Once;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
-use crate::run::MetricsLine;
+use crate::metrics::MetricsLine;
 
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 540;

@@ -22,6 +22,7 @@ use crate::config::MmvConfig;
 use crate::data::augment::Augment;
 use crate::data::splits::ClipSplit;
 use crate::data::{AvDigits, DataError, Sample, batch_from_samples};
+use crate::metrics::MetricsLine;
 use crate::model::Mmv;
 use crate::trainer::Trainer;
 use crate::word_vectors::{WordVectorError, WordVectors};
@@ -68,22 +69,6 @@ pub struct RunMeta {
     pub data_dir: PathBuf,
     pub glove: PathBuf,
     pub checkpoint_every: usize,
-}
-
-/// One line of `metrics.jsonl`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct MetricsLine {
-    /// 0-based step.
-    pub step: usize,
-    pub lr: f64,
-    pub loss: f64,
-    pub nce_va: Option<f64>,
-    pub mil_nce_vt: Option<f64>,
-    /// Seconds spent making the batch, and in the training step.
-    pub data_s: f64,
-    pub step_s: f64,
-    /// Steps per second over this session so far.
-    pub steps_per_s: f64,
 }
 
 /// How to run `mmv-train train`.
