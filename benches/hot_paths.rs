@@ -14,16 +14,14 @@
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use mmv_cli::bench::Rng;
 use mmv_runtime::audio::{LogMel, LogMelConfig};
-use mmv_runtime::bench::Rng;
 use mmv_runtime::frames::{FrameSpec, preprocess_gray8, preprocess_rgb8};
 use mmv_runtime::index::{EmbeddingTable, Modality, Query};
 
 fn logmel(c: &mut Criterion) {
-    let config = LogMelConfig {
-        n_mels: 40,
-        ..LogMelConfig::default()
-    };
+    // The default is the released model's setting.
+    let config = LogMelConfig::default();
     let rate = config.sample_rate as f32;
     let logmel = LogMel::new(config).expect("valid config");
     let samples: Vec<f32> = (0..25_600)

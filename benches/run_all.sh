@@ -29,7 +29,8 @@ mkdir -p "$OUT"
 
 # Release builds: the dev profile compiles our own crates at opt-level 1, which would slow
 # the Rust sides of the log-mel and search comparisons (tract itself is opt-level 3 in both).
-cargo build --release -q -p mmv-runtime --bin mmv --example logmel_dump
+cargo build --release -q -p mmv-cli --bin mmv
+cargo build --release -q -p mmv-runtime --example logmel_dump
 cargo build --release -q -p mmv-benches --bin mmv-peer-timing
 MMV="$TARGET/release/mmv"
 stamp="$(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD)"

@@ -1,5 +1,5 @@
 //! The runtime end to end on bundles the training side exports: footage files in, tags and
-//! search hits out, through `mmv_runtime`'s ingest, pipeline, index and demo.
+//! search hits out, through `mmv_runtime`'s ingest, pipeline and index, and `mmv_cli`'s demo.
 //!
 //! 1. `exported_bundle_runs_the_whole_runtime` (no data, always runs): an untrained model of
 //!    the default configuration, exported by `mmv_training::export`, drives tagging, indexing,
@@ -13,13 +13,13 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
+use mmv_cli::demo::{DemoOptions, render_digits};
 use mmv_runtime::bundle::manifest::Precision;
 use mmv_runtime::bundle::{Bundle, BundleOptions};
-use mmv_runtime::demo::{DemoOptions, render_digits, write_y4m};
 use mmv_runtime::frames::{RgbFrame, encode_jpeg};
-use mmv_runtime::index::{Index, Modality};
-use mmv_runtime::indexer::{FileOutcome, IndexOptions, index_file};
+use mmv_runtime::index::{FileOutcome, Index, IndexOptions, Modality, index_file};
 use mmv_runtime::ingest::OpenOptions;
+use mmv_runtime::ingest::y4m::write_y4m;
 use mmv_runtime::pipeline::{Pipeline, QueryInput};
 use mmv_runtime::tag::LabelSet;
 use mmv_training::config::MmvConfig;
@@ -128,7 +128,7 @@ fn exported_bundle_runs_the_whole_runtime() {
     );
 
     // The demo's library path on this bundle.
-    let report = mmv_runtime::demo::run(&DemoOptions {
+    let report = mmv_cli::demo::run(&DemoOptions {
         bundle: bundle_dir,
         ..DemoOptions::default()
     })

@@ -1,4 +1,4 @@
-//! `mmv-runtime`: the MMV edge inference runtime.
+//! `mmv-runtime`: the MMV edge inference runtime, the library a board links.
 //!
 //! The *front ends* turn raw media into model inputs: WAV decoding, resampling and log-mel
 //! features ([`audio`]), camera-format conversion, frame resizing and normalisation
@@ -7,17 +7,16 @@
 //!
 //! On top of them: [`bundle`] loads exported models into tract; [`pipeline`] turns frames and
 //! audio into embeddings; [`tag`] scores them against text labels; [`ingest`] reads footage
-//! into clips; [`index`] stores and searches their embeddings in SQLite, and [`indexer`] fills
-//! it. [`demo`] runs all of it on footage it renders itself, and [`bench`] measures it.
+//! into clips; [`index`] stores and searches their embeddings in SQLite and fills itself from
+//! footage ([`index::indexer`]); [`vector`] holds the vector maths they share. The tools
+//! (the `mmv` command line, its demo and benchmark harness) are in the `mmv-cli` crate.
 
 pub mod audio;
-pub mod bench;
 pub mod bundle;
-pub mod demo;
 pub mod frames;
 pub mod index;
-pub mod indexer;
 pub mod ingest;
 pub mod pipeline;
 pub mod tag;
 pub mod text;
+pub mod vector;

@@ -15,8 +15,9 @@ use crate::bundle::{Bundle, BundleError, Embedding};
 use crate::frames::{FrameError, RgbFrame, preprocess_rgb8, thumbnail_jpeg};
 use crate::index::{Modality, ModelKey, Query};
 use crate::ingest::{self, Clip, ClipGeometry, Clips, IngestError, Media, OpenOptions};
-use crate::tag::{LabelSet, MAX_TEXT_BYTES, Tag, TagError, Tagger, normalize};
+use crate::tag::{LabelSet, MAX_TEXT_BYTES, Tag, TagError, Tagger};
 use crate::text::{PAD_ID, UNK_ID};
+use crate::vector::normalize;
 
 /// The released bundle, relative to the repository root: the default of every command.
 pub const DEFAULT_BUNDLE: &str = "models/avdigits-fac-s3d";

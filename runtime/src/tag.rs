@@ -30,6 +30,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::vector::{dot, normalize, softmax};
+
 /// Longest prompt or query text accepted, in bytes. The text network reads at most 16 words,
 /// so longer text is a mistake (a file passed as a query, say), not a longer description.
 pub const MAX_TEXT_BYTES: usize = 4096;
@@ -279,30 +281,6 @@ impl Tagger {
     }
 }
 
-/// Dot product.
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// Scales `v` to unit length (a zero vector stays zero).
-pub fn normalize(v: &mut [f32]) {
-    let norm = dot(v, v).sqrt();
-    if norm > 0.0 && norm.is_finite() {
-        v.iter_mut().for_each(|x| *x /= norm);
-    }
-}
-
-/// Softmax of `logits / temperature`, computed stably (max subtracted first).
-pub fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exps: Vec<f32> = logits
-        .iter()
-        .map(|&l| ((l - max) / temperature).exp())
-        .collect();
-    let sum: f32 = exps.iter().sum();
-    exps.into_iter().map(|e| e / sum).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,12 +411,5 @@ mod tests {
                 actual: 2
             })
         ));
-    }
-
-    #[test]
-    fn softmax_is_stable_for_large_logits() {
-        let p = softmax(&[1000.0, 999.0], 0.01);
-        assert!(p.iter().all(|x| x.is_finite()));
-        assert!(p[0] > 0.99);
     }
 }

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use common::fixture;
 use mmv_runtime::bundle::{Bundle, BundleOptions};
-use mmv_runtime::index::{FileStatus, Index, Modality};
-use mmv_runtime::indexer::{FileOutcome, IndexFileError, IndexOptions, index_file};
+use mmv_runtime::index::{
+    FileOutcome, FileStatus, Index, IndexFileError, IndexOptions, Modality, index_file,
+};
 use mmv_runtime::ingest::OpenOptions;
 use mmv_runtime::pipeline::{Pipeline, PipelineError, QueryInput};
 use mmv_runtime::tag::LabelSet;

@@ -49,13 +49,14 @@ pub struct LogMelConfig {
 }
 
 impl Default for LogMelConfig {
-    /// 16 kHz, 32 ms windows, 16 ms hop, 64 bands over 80–7600 Hz.
+    /// 16 kHz, 32 ms windows, 16 ms hop, 40 bands over 80–7600 Hz: the models' setting
+    /// (`[audio.logmel]` of `models/*.toml`, checked against the embedded default model).
     fn default() -> Self {
         Self {
             sample_rate: 16_000,
             n_fft: 512,
             hop_length: 256,
-            n_mels: 64,
+            n_mels: 40,
             f_min: 80.0,
             f_max: 7600.0,
         }
@@ -331,7 +332,7 @@ mod tests {
             let spec = lm.compute(&vec![0.0; len]);
             assert_eq!(spec.frames, 1 + len / 256, "len {len}");
             assert_eq!(lm.num_frames(len), spec.frames);
-            assert_eq!(spec.data.len(), spec.frames * 64);
+            assert_eq!(spec.data.len(), spec.frames * lm.config().n_mels);
         }
     }
 
@@ -481,6 +482,15 @@ mod tests {
     fn logmel_is_shareable_across_threads() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<LogMel>();
+    }
+
+    #[test]
+    fn default_is_the_default_models_setting() {
+        // The file mmv-training embeds as its default model (`config::EMBEDDED_DEFAULT`).
+        let model: toml::Value =
+            toml::from_str(include_str!("../../../models/avdigits-fac-s3d.toml")).unwrap();
+        let logmel: LogMelConfig = model["audio"]["logmel"].clone().try_into().unwrap();
+        assert_eq!(logmel, LogMelConfig::default());
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //!
 //! - [`schema`]: tables and migrations (`PRAGMA user_version`);
 //! - [`store`]: writing files and their clips crash-safely, reading rows back;
-//! - [`search`]: brute-force top-k over the embeddings held in memory.
+//! - [`search`]: brute-force top-k over the embeddings held in memory;
+//! - [`indexer`]: footage files -> clips embedded by the pipeline -> rows, incrementally
+//!   and resumably.
 //!
 //! Crash safety: a file is a `files` row in state `pending` until the transaction that commits
 //! its last clips marks it `complete`; clips are committed in batches, each batch in one
@@ -13,6 +15,7 @@
 //! of the process loses nothing committed; a power cut may lose the last batches, never
 //! consistency, and a rerun redoes them.
 
+pub mod indexer;
 pub mod schema;
 pub mod search;
 pub mod store;
@@ -22,6 +25,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
+pub use indexer::{FileOutcome, IndexFileError, IndexOptions, index_file};
 pub use schema::SchemaError;
 pub use search::{EmbeddingTable, Hit, Query};
 pub use store::{FileRecord, FileStatus, IndexStats, NewFile, NewSegment, SegmentInfo};

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::store::from_blob;
 use super::{Index, IndexError, Modality, ModelKey, SegmentInfo};
+use crate::vector::dot;
 
 /// A query embedding. `text` queries compare in the text space only.
 #[derive(Clone, Debug, PartialEq)]
@@ -187,21 +188,6 @@ impl Ord for MinHit {
     fn cmp(&self, other: &Self) -> Ordering {
         other.0.total_cmp(&self.0).then(self.1.cmp(&other.1))
     }
-}
-
-/// Dot product with eight independent accumulators, so the compiler can vectorise it without
-/// reassociating floating-point sums.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for j in 0..8 {
-            acc[j] += x[j] * y[j];
-        }
-    }
-    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
-    acc.iter().sum::<f32>() + tail
 }
 
 impl Index {

@@ -323,6 +323,21 @@ impl<W: Write> Y4mWriter<W> {
     }
 }
 
+/// Writes frames to a Y4M file at `fps` frames per second (an integer rate), as a
+/// [`Y4mWriter`] stream; an empty list is an error (a Y4M header needs the frame size).
+pub fn write_y4m(path: &Path, frames: &[RgbFrame], fps: u32) -> std::io::Result<()> {
+    let Some(first) = frames.first() else {
+        return Err(std::io::Error::other("no frames to write"));
+    };
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut writer = Y4mWriter::new(file, first.width, first.height, fps, 1)?;
+    for f in frames {
+        writer.write_frame(&f.data)?;
+    }
+    writer.finish()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,6 +390,28 @@ mod tests {
         assert!(err < 40.0, "{err}");
         assert!(matches!(r.next_frame(true).unwrap(), NextFrame::Frame(_)));
         assert!(matches!(r.next_frame(true).unwrap(), NextFrame::End));
+    }
+
+    #[test]
+    fn write_y4m_writes_a_readable_file_and_refuses_no_frames() {
+        let (w, h) = (6, 4);
+        let src: Vec<RgbFrame> = frames(2, w, h)
+            .into_iter()
+            .map(|data| RgbFrame {
+                width: w,
+                height: h,
+                data,
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.y4m");
+        write_y4m(&path, &src, 10).unwrap();
+        let mut r = Y4mReader::open(&path).unwrap();
+        assert_eq!((r.width, r.height, r.fps()), (6, 4, 10.0));
+        assert!(matches!(r.next_frame(false).unwrap(), NextFrame::Skipped));
+        assert!(matches!(r.next_frame(true).unwrap(), NextFrame::Frame(_)));
+        assert!(matches!(r.next_frame(true).unwrap(), NextFrame::End));
+        assert!(write_y4m(&path, &[], 10).is_err());
     }
 
     #[test]

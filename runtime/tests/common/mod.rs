@@ -1,14 +1,15 @@
-//! Helpers shared by the integration tests: the fixture bundle and small media files.
+//! Helpers shared by the integration tests: the fixture bundle and small media files. The
+//! CLI's tests (`cli/tests/`) use the same fixture bundle.
 
 #![allow(dead_code)]
 
 pub mod fixture;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-use mmv_runtime::demo::{render_digits, write_y4m};
+use mmv_cli::demo::render_digits;
 use mmv_runtime::frames::{RgbFrame, encode_jpeg};
+use mmv_runtime::ingest::y4m::write_y4m;
 
 /// A Y4M file of `digits`, one clip each, at 10 fps (twice the fixture's 5 fps).
 pub fn digits_y4m(path: &Path, digits: &[u8]) -> Vec<RgbFrame> {
@@ -20,7 +21,7 @@ pub fn digits_y4m(path: &Path, digits: &[u8]) -> Vec<RgbFrame> {
 /// A Y4M file of `digits` standing still in the middle of the canvas, one clip each, at
 /// 10 fps; returns one frame per digit.
 pub fn still_digits_y4m(path: &Path, digits: &[u8]) -> Vec<RgbFrame> {
-    use mmv_runtime::demo::{CANVAS, DIGIT, draw_digit};
+    use mmv_cli::demo::{CANVAS, DIGIT, draw_digit};
     let stills: Vec<RgbFrame> = digits
         .iter()
         .map(|&d| {
@@ -86,23 +87,4 @@ pub fn png(path: &Path, frame: &RgbFrame) {
         image::ExtendedColorType::Rgb8,
     )
     .unwrap();
-}
-
-/// The `mmv` binary, with no bundle from the environment.
-pub fn mmv() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mmv"));
-    c.env_remove("MMV_BUNDLE");
-    c
-}
-
-/// Stdout of a run that must succeed; stdout and stderr in the message otherwise.
-pub fn ok(out: Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "status {}\nstdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use mmv_runtime::bundle::manifest::Precision;
-use mmv_runtime::tag::dot;
+use mmv_runtime::vector::dot;
 use serde::Serialize;
 
 use super::bundle::{BundleEvalError, Opened, nearest, open};

@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use mmv_runtime::bundle::manifest::Precision;
 use mmv_runtime::bundle::{Bundle, BundleError, BundleOptions};
-use mmv_runtime::tag::{dot, normalize};
 use mmv_runtime::text::Vocab;
+use mmv_runtime::vector::{dot, normalize};
 use serde::Serialize;
 
 use super::linear_probe::{Features, ProbeResult, linear_probe};

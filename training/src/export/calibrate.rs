@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use mmv_runtime::bundle::manifest::{DType, EncoderKind, TensorSpec};
-use mmv_runtime::tag::dot;
+use mmv_runtime::vector::dot;
 use tract_onnx::prelude::*;
 
 use super::onnx::{Graph, Mode, int8_scale};

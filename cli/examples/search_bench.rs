@@ -1,12 +1,12 @@
 //! Search latency at scale: fills an index with N random unit-vector rows (AV-Digits widths,
 //! va 128 and vat 64, by default), then times loading the rows and brute-force top-10 queries.
 //!
-//! `cargo run --release -p mmv-runtime --example search_bench -- [ROWS] [VA] [VAT] [INDEX]`
+//! `cargo run --release -p mmv-cli --example search_bench -- [ROWS] [VA] [VAT] [INDEX]`
 //! (the index file defaults to a temporary one, removed afterwards).
 
 use std::time::Instant;
 
-use mmv_runtime::bench::Rng;
+use mmv_cli::bench::Rng;
 use mmv_runtime::index::{Index, Modality, ModelKey, NewFile, NewSegment, Query};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -6,8 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use mmv_runtime::index::Index;
-use mmv_runtime::indexer::{FileOutcome, IndexOptions, index_file};
+use mmv_runtime::index::{FileOutcome, Index, IndexOptions, index_file};
 use mmv_runtime::ingest::collect_files;
 use serde_json::json;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use mmv_runtime::bench::{self, BenchOptions, EncoderInput, report, scenario::ScenarioSettings};
+use mmv_cli::bench::{self, BenchOptions, EncoderInput, report, scenario::ScenarioSettings};
 use mmv_runtime::bundle::manifest::{EncoderKind, Manifest, Precision};
 use mmv_runtime::bundle::{Bundle, BundleOptions};
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use mmv_runtime::demo::{DemoOptions, run as run_demo};
+use mmv_cli::demo::{DemoOptions, run as run_demo};
 
 use super::output::{ms, print_json, print_table, spinner, tags, time};
 

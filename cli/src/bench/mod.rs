@@ -22,15 +22,17 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tract_onnx::prelude::DatumType;
 
-use crate::bundle::manifest::{DType, EncoderFile, EncoderKind, Manifest, Precision};
-use crate::bundle::{Bundle, BundleError, BundleOptions, Embedding, EncoderSession, sha256_file};
-use crate::frames::RgbFrame;
-use crate::index::{EmbeddingTable, Modality, Query};
-use crate::ingest::Clip;
-use crate::pipeline::{Pipeline, PipelineError};
-use crate::tag::LabelSet;
 use flops::GraphFlops;
 use machine::Machine;
+use mmv_runtime::bundle::manifest::{DType, EncoderFile, EncoderKind, Manifest, Precision};
+use mmv_runtime::bundle::{
+    Bundle, BundleError, BundleOptions, Embedding, EncoderSession, sha256_file,
+};
+use mmv_runtime::frames::RgbFrame;
+use mmv_runtime::index::{EmbeddingTable, Modality, Query};
+use mmv_runtime::ingest::Clip;
+use mmv_runtime::pipeline::{Pipeline, PipelineError};
+use mmv_runtime::tag::LabelSet;
 use scenario::{Offline, ScenarioSettings, SingleStream};
 
 /// Version of the JSON report's layout.
@@ -372,7 +374,7 @@ fn text_width(manifest: &Manifest) -> usize {
         .iter()
         .filter(|e| e.kind == EncoderKind::Text)
         .flat_map(|e| e.outputs.iter())
-        .find(|o| o.name == crate::bundle::manifest::OUTPUT_VAT)
+        .find(|o| o.name == mmv_runtime::bundle::manifest::OUTPUT_VAT)
         .and_then(|o| o.shape.last().copied())
         .unwrap_or(64)
 }
@@ -394,7 +396,7 @@ impl Rng {
     /// A random unit vector of `n` values.
     pub fn unit(&mut self, n: usize) -> Vec<f32> {
         let mut v: Vec<f32> = (0..n).map(|_| self.next_f32()).collect();
-        crate::tag::normalize(&mut v);
+        mmv_runtime::vector::normalize(&mut v);
         v
     }
 }

@@ -78,7 +78,7 @@ impl Machine {
                 .filter(|f| flags.contains(f))
                 .map(|f| f.to_string())
                 .collect(),
-            native_f16: crate::bundle::precision::cpu_has_native_f16(),
+            native_f16: mmv_runtime::bundle::precision::cpu_has_native_f16(),
         }
     }
 }

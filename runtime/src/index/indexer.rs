@@ -5,15 +5,15 @@
 //!   already complete is skipped, wherever it now lives.
 //! - Resumable: a file's row stays `pending` until its last batch commits; a rerun after a crash
 //!   resumes at the first uncommitted clip (clips before it are decoded but not embedded), so
-//!   nothing is embedded twice or lost. See [`crate::index`] for the transaction rules.
+//!   nothing is embedded twice or lost. See [the module](super) for the transaction rules.
 //! - Nothing is written for a file that cannot be opened or has no clips.
 
 use std::path::Path;
 
 use serde::Serialize;
 
+use super::{FileStatus, Index, IndexError, Modality, NewFile, NewSegment};
 use crate::bundle::sha256_file;
-use crate::index::{FileStatus, Index, IndexError, Modality, NewFile, NewSegment};
 use crate::ingest::OpenOptions;
 use crate::pipeline::{ClipEmbedding, Pipeline, PipelineError};
 

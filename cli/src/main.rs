@@ -1,5 +1,6 @@
-//! `mmv`: the MMV edge runtime's command line. It parses arguments, calls the library and
-//! prints its answers (tables by default, JSON with `--json`); all the work is in the library.
+//! `mmv`: the MMV edge runtime's command line. It parses arguments, calls the libraries
+//! (`mmv-runtime`, and this crate's demo and benchmark harness) and prints their answers
+//! (tables by default, JSON with `--json`); all the work is in the libraries.
 
 mod cli;
 

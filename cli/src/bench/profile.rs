@@ -2,7 +2,7 @@
 //! over several runs, summed by op type, with the shapes of the costliest nodes. This is what
 //! `tract --profile` prints, built here on tract-core's public evaluation hook so that it needs
 //! no extra crate and runs the plan exactly as the runtime does (same facts, the same
-//! [`optimize`](crate::bundle::session::optimize), the same thread pool).
+//! [`optimize`](mmv_runtime::bundle::session::optimize), the same thread pool).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,7 +15,7 @@ use tract_onnx::tract_core::runtime::RunOptions;
 use tract_onnx::tract_core::tract_linalg::multithread::Executor;
 
 use super::{BenchError, EncoderInput, input_facts};
-use crate::bundle::manifest::EncoderFile;
+use mmv_runtime::bundle::manifest::EncoderFile;
 
 /// Time spent in one op type (or one node), per inference.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -60,7 +60,7 @@ pub fn profile(
             .with_input_fact(i, InferenceFact::dt_shape(dt, shape))
             .map_err(fail)?;
     }
-    let plan = crate::bundle::session::optimize(model)
+    let plan = mmv_runtime::bundle::session::optimize(model)
         .map_err(fail)?
         .into_runnable_with_options(&RunOptions {
             executor: (threads > 1).then(|| Executor::multithread(threads)),
@@ -70,7 +70,7 @@ pub fn profile(
     let shape = &spec.inputs[0].shape;
     let tensor = match input {
         EncoderInput::Floats(x) => match spec.inputs[0].dtype {
-            crate::bundle::manifest::DType::F16 => {
+            mmv_runtime::bundle::manifest::DType::F16 => {
                 let h: Vec<f16> = x.iter().map(|&v| f16::from_f32(v)).collect();
                 Tensor::from_shape(shape, &h)
             }
