@@ -18,14 +18,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mmv_host::capture::file_audio::WavSource;
-use mmv_host::capture::file_frames::Y4mSource;
 use mmv_host::capture::{
-    AudioSource, AudioTx, CaptureError, Frame, FrameSource, RunEnd, audio_channel, frame_channel,
+    AudioSource, AudioTx, CaptureError, FrameSource, IngestError, NextFrame, RunEnd, audio_channel,
+    frame_channel,
 };
 use mmv_host::config::AtEnd;
 use mmv_host::daemon::Boxed;
 use mmv_host::fake::FakeEmbedder;
-use mmv_host::model::PromptTagger;
+use mmv_host::model::Embedder;
 use mmv_host::outputs::sqlite_index::SqliteIndex;
 use mmv_host::outputs::tags_jsonl::TagWriter;
 use mmv_host::overlay::png::PngSnapshots;
@@ -33,6 +33,8 @@ use mmv_host::pipeline::{Health, Outputs, Pipeline, PipelineOptions};
 use mmv_host::supervisor::{Policy, SourceHealth, run_camera, run_microphone};
 use mmv_host::sysinfo;
 use mmv_runtime::index::{Index, ModelKey};
+use mmv_runtime::ingest::y4m::Y4mReader;
+use mmv_runtime::tag::LabelSet;
 
 const FPS: u32 = 10;
 const LOOP_S: u32 = 30;
@@ -82,34 +84,30 @@ fn write_wav(path: &Path) -> Result<(), hound::Error> {
     w.finalize()
 }
 
-/// The Y4M file replayed `loops` times with continuous timestamps, then the end.
+/// The Y4M file replayed `loops` times as one stream (continuous timestamps), then the end.
 struct Looped {
     path: PathBuf,
-    inner: Y4mSource,
+    inner: Y4mReader<std::fs::File>,
     loops: u32,
     done: u32,
-    offset: Duration,
 }
 
 impl FrameSource for Looped {
-    fn describe(&self) -> String {
-        format!("{} x{}", self.inner.describe(), self.loops)
+    fn fps(&self) -> f64 {
+        self.inner.fps()
     }
-    fn nominal_fps(&self) -> Option<f32> {
-        self.inner.nominal_fps()
-    }
-    fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
+    fn next_frame(&mut self, decode: bool) -> Result<NextFrame, IngestError> {
         loop {
-            if let Some(mut f) = self.inner.next_frame()? {
-                f.pts += self.offset;
-                return Ok(Some(f));
+            match self.inner.next_frame(decode)? {
+                NextFrame::End => {
+                    self.done += 1;
+                    if self.done == self.loops {
+                        return Ok(NextFrame::End);
+                    }
+                    self.inner = Y4mReader::open(&self.path)?;
+                }
+                frame => return Ok(frame),
             }
-            self.done += 1;
-            if self.done == self.loops {
-                return Ok(None);
-            }
-            self.offset += Duration::from_secs(u64::from(LOOP_S));
-            self.inner = Y4mSource::open(&self.path, false)?;
         }
     }
 }
@@ -156,7 +154,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let labels: Vec<String> = LABELS.map(String::from).to_vec();
     let mut fake = FakeEmbedder::new(&labels);
     fake.work = Duration::from_millis(work_ms);
-    let tagger = PromptTagger::new(&mut fake, &labels, "{}")?;
+    let tagger = fake.tagger(&LabelSet::parse(&LABELS.join("\n"), "soak")?)?;
     let outputs = Outputs {
         tags: Some(TagWriter::new(
             Box::new(std::io::BufWriter::new(std::fs::File::create(
@@ -186,12 +184,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (stop, h, p, path) = (stop.clone(), cam_h.clone(), policy.clone(), y4m.clone());
         std::thread::spawn(move || {
             let open = || {
-                Ok(Looped {
-                    inner: Y4mSource::open(&path, false)?,
+                Ok::<_, CaptureError>(Looped {
+                    inner: Y4mReader::open(&path)?,
                     path: path.clone(),
                     loops,
                     done: 0,
-                    offset: Duration::ZERO,
                 })
             };
             run_camera("camera", open, &mut ftx, &p, &stop, &h);
@@ -228,8 +225,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let frames_per_minute = u64::from(FPS) * 60;
     loop {
         let mut worked = false;
-        if let Some(f) = frx.pop() {
-            pipeline.process_frame(&f);
+        if let Some(event) = frx.pop() {
+            pipeline.process_video(event);
             worked = true;
         }
         while let Some(c) = arx.pop() {

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use mmv_runtime::tag::{Label, LabelSet, TagError};
 use serde::Deserialize;
 
 use crate::capture::file_audio::RawFormat;
@@ -23,6 +24,8 @@ pub enum ConfigError {
     Parse { path: String, message: String },
     #[error("{path}: {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "))]
     Invalid { path: String, problems: Vec<String> },
+    #[error(transparent)]
+    Labels(#[from] TagError),
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -185,9 +188,10 @@ pub struct LabelsConfig {
     /// Label names.
     #[serde(default)]
     pub names: Vec<String>,
-    /// A file with one label a line (blank lines and `#` comments skipped), added to `names`.
+    /// A label file, as `mmv tag --labels` reads it (`NAME | PROMPT [| PROMPT ...]` or just
+    /// `NAME` a line, `#` comments), added to `names`.
     pub file: Option<PathBuf>,
-    /// The prompt each label is embedded with; `{}` is replaced by the label.
+    /// The prompt of each label that has none of its own; `{}` is replaced by the label.
     #[serde(default = "template")]
     pub template: String,
 }
@@ -243,9 +247,9 @@ impl Default for TaggingConfig {
 pub struct IndexConfig {
     /// The search index file.
     pub path: PathBuf,
-    /// Thumbnail width in pixels (height keeps the aspect ratio).
-    #[serde(default = "thumb")]
-    pub thumbnail_width: u32,
+    /// Ignored (accepted so that older configurations still load): thumbnails are the
+    /// runtime's, as `mmv index` stores them.
+    pub thumbnail_width: Option<u32>,
     /// Also index audio windows (with the nearest frame's thumbnail).
     #[serde(default = "yes")]
     pub audio: bool,
@@ -256,10 +260,6 @@ pub struct IndexConfig {
 
 fn batch() -> usize {
     16
-}
-
-fn thumb() -> u32 {
-    160
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -496,14 +496,6 @@ impl Config {
         {
             p.push(format!("tagging.audio_hop_s: {h} is not in (0, 60]"));
         }
-        if let Some(i) = &self.index
-            && !(16..=1024).contains(&i.thumbnail_width)
-        {
-            p.push(format!(
-                "index.thumbnail_width: {} is not in 16..=1024",
-                i.thumbnail_width
-            ));
-        }
         if self.outputs.tags.is_empty() {
             p.push("outputs.tags: empty (use \"-\" for stdout)".into());
         }
@@ -523,29 +515,37 @@ impl Config {
         p
     }
 
-    /// The labels: `names` then the lines of `file`, without duplicates.
-    pub fn label_names(&self) -> Result<Vec<String>, ConfigError> {
-        let mut names: Vec<String> = self
-            .labels
-            .names
-            .iter()
-            .map(|s| s.trim().to_string())
-            .collect();
-        if let Some(file) = &self.labels.file {
-            let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
-                path: file.display().to_string(),
-                source,
-            })?;
-            names.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(String::from),
-            );
-        }
+    /// The labels: `names`, then those of `file`, without repeats. A label without prompts of
+    /// its own (every name, and a file line without `|`) is read through `template`.
+    pub fn labels(&self) -> Result<LabelSet, ConfigError> {
+        let from_file = match &self.labels.file {
+            Some(file) => LabelSet::load(file)?.labels,
+            None => Vec::new(),
+        };
+        let names = self.labels.names.iter().map(|n| Label {
+            name: n.trim().to_string(),
+            prompts: vec![n.trim().to_string()],
+            line: 0,
+        });
         let mut seen = std::collections::BTreeSet::new();
-        names.retain(|n| !n.is_empty() && seen.insert(n.clone()));
-        Ok(names)
+        let labels: Vec<Label> = names
+            .chain(from_file)
+            .filter(|l| !l.name.is_empty() && seen.insert(l.name.clone()))
+            .map(|mut l| {
+                if l.prompts == [l.name.as_str()] {
+                    l.prompts = vec![self.labels.template.replace("{}", &l.name)];
+                }
+                l
+            })
+            .collect();
+        let origin = match &self.labels.file {
+            Some(f) => format!("[labels] (names and {})", f.display()),
+            None => "[labels] names".into(),
+        };
+        if labels.is_empty() {
+            return Err(TagError::Empty { origin }.into());
+        }
+        Ok(LabelSet { origin, labels })
     }
 
     /// The precision asked for; `None` means "choose from the CPU".
@@ -617,12 +617,32 @@ mod tests {
         .expect("write");
         std::fs::write(
             dir.path().join("labels.txt"),
-            "# digits\nzero\none\n\nzero\n",
+            "# digits, as `mmv tag --labels` reads them\nzero\none | the number one\n",
         )
         .expect("labels");
-        let c = Config::load(&path).expect("load");
+        let mut c = Config::load(&path).expect("load");
         assert_eq!(c.bundle.dir, dir.path().join("bundle"));
-        assert_eq!(c.label_names().expect("labels"), vec!["zero", "one"]);
+        c.labels.names = vec!["zero".into(), "two".into()];
+        c.labels.template = "a {}".into();
+        let labels = c.labels().expect("labels");
+        let got: Vec<(&str, Vec<&str>)> = labels
+            .labels
+            .iter()
+            .map(|l| {
+                (
+                    l.name.as_str(),
+                    l.prompts.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("zero", vec!["a zero"]),
+                ("two", vec!["a two"]),
+                ("one", vec!["the number one"]),
+            ]
+        );
         assert_eq!(c.precision(), None);
     }
 }

@@ -1,7 +1,8 @@
-//! Wiring a configuration into running threads: the bundle (logging the precision chosen and
-//! why), the tagger, the outputs, one supervised capture thread per source, and the inference
-//! loop on the calling thread. [`run_with`] takes any [`Embedder`] and index, so tests and the
-//! soak benchmark run the daemon exactly as deployed, without a model file.
+//! Wiring a configuration into running threads: the bundle through the runtime's pipeline
+//! (logging the precision chosen and why), the tagger, the outputs, one supervised capture
+//! thread per source, and the inference loop on the calling thread. [`run_with`] takes any
+//! [`Embedder`] and index, so tests and the soak benchmark run the daemon exactly as deployed,
+//! without a model file.
 
 use std::fs::OpenOptions;
 use std::path::Path;
@@ -10,24 +11,27 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use mmv_runtime::bundle::manifest::Manifest;
-use mmv_runtime::bundle::precision::{choose, cpu_has_native_f16};
 use mmv_runtime::bundle::{Bundle, BundleError, BundleOptions};
+use mmv_runtime::frames::PixelFormat;
+use mmv_runtime::index::ModelKey;
+use mmv_runtime::ingest::mjpeg::MjpegReader;
+use mmv_runtime::ingest::raw::{RawReader, RawVideo};
+use mmv_runtime::ingest::y4m::Y4mReader;
+use mmv_runtime::pipeline::{Pipeline, PipelineError};
 
 use crate::capture::file_audio::{RawPcmSource, WavSource};
-use crate::capture::file_frames::{MjpegSource, RawYuyvSource, Y4mSource};
+use crate::capture::paced::Paced;
 use crate::capture::{AudioSource, CaptureError, FrameSource, audio_channel, frame_channel};
 use crate::config::{CameraConfig, CameraKind, Config, ConfigError, MicConfig, MicKind};
-use crate::model::{BundleEmbedder, Embedder, PromptTagger, TaggerError};
+use crate::model::{BundleEmbedder, Embedder};
 use crate::outputs::index_sink::{IndexRecord, IndexSink};
 use crate::outputs::sqlite_index::SqliteIndex;
 use crate::outputs::tags_jsonl::TagWriter;
 use crate::overlay::framebuffer::Framebuffer;
 use crate::overlay::png::PngSnapshots;
 use crate::overlay::{Display, DisplayError};
-use crate::pipeline::{Health, Outputs, Pipeline, PipelineOptions, PipelineStats};
+use crate::pipeline::{Health, Outputs, Pipeline as Loop, PipelineOptions, PipelineStats};
 use crate::supervisor::{Policy, SourceHealth, run_camera, run_microphone};
-use mmv_runtime::index::ModelKey;
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -36,12 +40,12 @@ pub enum DaemonError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Model(#[from] PipelineError),
     #[error("labels: {0}")]
-    Tagger(#[from] TaggerError),
+    Labels(Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
     Index(#[from] IndexError),
-    #[error(transparent)]
-    Manifest(#[from] mmv_runtime::bundle::manifest::ManifestError),
     #[error(transparent)]
     Display(#[from] DisplayError),
     #[error("tag output {path}: {source}")]
@@ -79,19 +83,13 @@ impl<S: IndexSink> IndexSink for Boxed<S> {
     }
 }
 
-/// Opens the bundle, logging which precision was chosen and why.
-pub fn open_bundle(config: &Config) -> Result<Bundle, DaemonError> {
+/// Opens the bundle (the runtime checks it and chooses the precision), logging the choice.
+pub fn open_bundle(config: &Config) -> Result<Pipeline, DaemonError> {
     let options = BundleOptions {
         precision: config.precision(),
         threads: config.bundle.threads,
         encoders: None,
     };
-    if options.precision.is_none()
-        && let Ok(manifest) = Manifest::load(&config.bundle.dir)
-    {
-        let (p, why) = choose(&manifest.precisions());
-        tracing::info!(precision = p.name(), reason = %why, native_f16 = cpu_has_native_f16(), "precision from the CPU");
-    }
     let bundle = Bundle::open(&config.bundle.dir, &options)?;
     tracing::info!(
         bundle = %config.bundle.dir.display(),
@@ -102,32 +100,26 @@ pub fn open_bundle(config: &Config) -> Result<Bundle, DaemonError> {
         encoders = ?bundle.kinds().iter().map(|k| k.name()).collect::<Vec<_>>(),
         "bundle opened"
     );
-    Ok(bundle)
+    Ok(Pipeline::new(bundle))
 }
 
 /// The index for a configuration: the runtime's SQLite index at `index.path` (the file
-/// `mmv search` reads), rows of the bundle's model, committed in chunks of `index.batch` rows.
-pub fn default_index(config: &Config) -> Result<Option<DynIndex>, DaemonError> {
+/// `mmv search` reads), rows of `model`, committed in chunks of `index.batch` rows.
+pub fn default_index(config: &Config, model: &ModelKey) -> Result<Option<DynIndex>, DaemonError> {
     let Some(index) = &config.index else {
         return Ok(None);
     };
-    let m = Manifest::load(&config.bundle.dir)?;
-    let model = ModelKey {
-        name: m.name,
-        version: m.version,
-        design: m.design,
-    };
     let sink =
-        SqliteIndex::open(&index.path, &model, index.batch).map_err(|e| IndexError(Box::new(e)))?;
+        SqliteIndex::open(&index.path, model, index.batch).map_err(|e| IndexError(Box::new(e)))?;
     tracing::info!(index = %index.path.display(), model = %model, "SQLite index open");
     Ok(Some(Box::new(Boxed(sink))))
 }
 
 /// Runs the daemon from a configuration with the real bundle, until `stop`.
 pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<PipelineStats, DaemonError> {
-    let embedder = BundleEmbedder::new(open_bundle(config)?);
-    let index = default_index(config)?;
-    run_with(config, embedder, index, stop)
+    let pipeline = open_bundle(config)?;
+    let index = default_index(config, &pipeline.model_key())?;
+    run_with(config, BundleEmbedder::new(pipeline)?, index, stop)
 }
 
 fn tags_output(config: &Config) -> Result<TagWriter<Box<dyn std::io::Write + Send>>, DaemonError> {
@@ -194,31 +186,36 @@ fn policy(config: &Config, at_end: crate::config::AtEnd, realtime: bool, live: b
     )
 }
 
-/// Opens the configured camera (one attempt; the supervisor repeats it).
+/// Opens the configured camera (one attempt; the supervisor repeats it). Files are read by the
+/// runtime's readers, paced by the daemon.
 pub fn open_camera(c: &CameraConfig) -> Result<Box<dyn FrameSource + Send>, CaptureError> {
-    let path = || c.path.clone().unwrap_or_default();
+    let path = c.path.clone().unwrap_or_default();
+    let fps = f64::from(c.fps.unwrap_or(0.0));
+
     Ok(match c.source {
-        CameraKind::Y4m => Box::new(Y4mSource::open(&path(), c.realtime)?),
-        CameraKind::Mjpeg => Box::new(MjpegSource::open(
-            &path(),
-            c.fps.unwrap_or(0.0),
-            c.realtime,
-        )?),
-        CameraKind::Yuyv => Box::new(RawYuyvSource::open(
-            &path(),
-            c.width.unwrap_or(0),
-            c.height.unwrap_or(0),
-            c.fps.unwrap_or(0.0),
-            c.realtime,
-        )?),
+        CameraKind::Y4m => Box::new(Paced::new(Y4mReader::open(&path)?, c.realtime)),
+        CameraKind::Mjpeg => Box::new(Paced::new(MjpegReader::open(&path, fps)?, c.realtime)),
+        CameraKind::Yuyv => {
+            let video = RawVideo {
+                format: PixelFormat::Yuyv,
+                width: c.width.unwrap_or(0) as usize,
+                height: c.height.unwrap_or(0) as usize,
+                fps,
+            };
+            Box::new(Paced::new(RawReader::open(&path, video)?, c.realtime))
+        }
         #[cfg(feature = "v4l")]
-        CameraKind::V4l => Box::new(crate::capture::v4l_camera::V4lCamera::open(
-            &c.device,
-            c.format,
-            c.width.unwrap_or(640),
-            c.height.unwrap_or(480),
-            c.fps.unwrap_or(15.0),
-        )?),
+        CameraKind::V4l => {
+            let cam = crate::capture::v4l_camera::V4lCamera::open(
+                &c.device,
+                c.format,
+                c.width.unwrap_or(640),
+                c.height.unwrap_or(480),
+                c.fps.unwrap_or(15.0),
+            )?;
+            tracing::info!(camera = %cam.describe(), "V4L2 camera");
+            Box::new(cam)
+        }
         #[cfg(not(feature = "v4l"))]
         CameraKind::V4l => {
             return Err(CaptureError::unsupported(
@@ -274,9 +271,11 @@ pub fn run_with<E: Embedder>(
     index: Option<DynIndex>,
     stop: Arc<AtomicBool>,
 ) -> Result<PipelineStats, DaemonError> {
-    let labels = config.label_names()?;
-    let tagger = PromptTagger::new(&mut embedder, &labels, &config.labels.template)?;
-    tracing::info!(labels = labels.len(), template = %config.labels.template, "labels embedded");
+    let labels = config.labels()?;
+    let tagger = embedder
+        .tagger(&labels)
+        .map_err(|e| DaemonError::Labels(Box::new(e)))?;
+    tracing::info!(labels = labels.labels.len(), origin = %labels.origin, "labels embedded");
     let spec = embedder.spec().clone();
     let outputs = Outputs {
         tags: Some(tags_output(config)?),
@@ -291,7 +290,6 @@ pub fn run_with<E: Embedder>(
         emit_empty: config.tagging.emit_empty,
         audio_hop_s: config.tagging.audio_hop_s,
         index_audio: config.index.as_ref().is_some_and(|i| i.audio),
-        thumbnail_width: config.index.as_ref().map_or(160, |i| i.thumbnail_width),
     };
     let mut health = Health::default();
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
@@ -332,7 +330,7 @@ pub fn run_with<E: Embedder>(
                 mic.source == MicKind::Alsa,
             );
             let stall = Duration::from_millis(config.retry.stall_ms);
-            let rate = spec.audio_rate;
+            let rate = spec.geometry.sample_rate;
             let stop = stop.clone();
             let t = std::thread::Builder::new()
                 .name("microphone".into())
@@ -356,7 +354,7 @@ pub fn run_with<E: Embedder>(
         None => None,
     };
 
-    let mut pipeline = Pipeline::new(embedder, tagger, outputs, opts, health);
+    let mut pipeline = Loop::new(embedder, tagger, outputs, opts, health);
     pipeline.run(frames_rx.as_ref(), audio_rx.as_ref(), &stop);
     let stats = pipeline.stats().clone();
     // Capture threads see `stop` within a read; one blocked opening a FIFO that has no writer
@@ -374,31 +372,35 @@ pub fn run_with<E: Embedder>(
     Ok(stats)
 }
 
-/// What `--check-config` prints: one line per finding. Errors end the check.
+/// What `--check-config` prints: one line per finding. Errors end the check. The bundle is
+/// opened by the runtime without building its networks (manifest, vocabulary, precision).
 pub fn check_config(path: &Path) -> Result<Vec<String>, DaemonError> {
     let config = Config::load(path)?;
     let mut lines = vec![format!("{}: configuration is valid", path.display())];
-    match Manifest::load(&config.bundle.dir) {
-        Ok(m) => {
-            let (p, why) = match config.precision() {
-                Some(p) => (p, "chosen in the configuration".to_string()),
-                None => choose(&m.precisions()),
-            };
-            lines.push(format!(
-                "bundle {}: {} {} ({} design), precision {} ({why})",
-                config.bundle.dir.display(),
-                m.name,
-                m.version,
-                m.design,
-                p.name()
-            ));
-        }
-        Err(e) => return Err(DaemonError::Bundle(BundleError::Manifest(e))),
-    }
-    let labels = config.label_names()?;
+    let options = BundleOptions {
+        precision: config.precision(),
+        threads: 1,
+        encoders: Some(Vec::new()),
+    };
+    let bundle = Bundle::open(&config.bundle.dir, &options)?;
+    let m = &bundle.manifest;
+    let why = match config.precision() {
+        Some(_) => "chosen in the configuration",
+        None => bundle.precision_reason.as_str(),
+    };
     lines.push(format!(
-        "{} labels, prompt {:?}",
-        labels.len(),
+        "bundle {}: {} {} ({} design), precision {} ({why})",
+        config.bundle.dir.display(),
+        m.name,
+        m.version,
+        m.design,
+        bundle.precision.name()
+    ));
+    let labels = config.labels()?;
+    lines.push(format!(
+        "{} labels ({}), prompt template {:?}",
+        labels.labels.len(),
+        labels.origin,
         config.labels.template
     ));
     if let Some(c) = &config.camera {
@@ -430,6 +432,13 @@ pub fn check_config(path: &Path) -> Result<Vec<String>, DaemonError> {
     }
     if let Some(i) = &config.index {
         lines.push(format!("index: {}", i.path.display()));
+        if i.thumbnail_width.is_some() {
+            lines.push(
+                "index.thumbnail_width is ignored: thumbnails are the runtime's, as `mmv index` \
+                 stores them"
+                    .into(),
+            );
+        }
     }
     lines.push(format!("tags: {}", config.outputs.tags));
     Ok(lines)

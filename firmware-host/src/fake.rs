@@ -1,31 +1,35 @@
 //! A deterministic stand-in for the MMV networks, for tests and the soak benchmark: no model file
 //! is needed, yet what it outputs depends on what it was shown, so tests can check that the right
-//! data reached the right network.
+//! data reached the right network. The front ends around it are the runtime's (frame
+//! preprocessing, resampling, the silence level, the tagger).
 //!
 //! Label `i` of `n` embeds as the basis vector `e_i`. A frame or clip embeds as `e_i` with
 //! `i = floor(mean pixel value * n)` (pixels in [0, 1]); an audio window as `e_i` with
 //! `i = floor(amplitude * n)`, where amplitude is sqrt(2) * RMS (a sine's peak).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use mmv_runtime::audio::resample;
 use mmv_runtime::bundle::Embedding;
-use mmv_runtime::frames::FrameSpec;
+use mmv_runtime::frames::{FrameSpec, RgbFrame, preprocess_rgb8};
+use mmv_runtime::ingest::ClipGeometry;
+use mmv_runtime::pipeline::SILENCE_PEAK;
+use mmv_runtime::tag::{LabelSet, Tagger};
 
 use crate::model::{Embedder, ModelSpec};
 
-/// Wrong input size (the real networks have fixed input shapes too).
+/// Wrong input (the real networks have fixed input shapes too).
 #[derive(Debug, thiserror::Error)]
-#[error("fake {what}: expected {expected} values, got {actual}")]
-pub struct FakeError {
-    what: &'static str,
-    expected: usize,
-    actual: usize,
-}
+#[error("fake model: {0}")]
+pub struct FakeError(String);
 
 #[derive(Clone, Debug)]
 pub struct FakeEmbedder {
     labels: Vec<String>,
     spec: ModelSpec,
+    /// Softmax temperature of the tagger.
+    pub temperature: f32,
     /// Time each network call takes (slept), to model inference cost.
     pub work: Duration,
     /// Calls per network: image, clip, audio, text.
@@ -38,16 +42,17 @@ impl FakeEmbedder {
         Self::with_spec(
             labels,
             ModelSpec {
+                geometry: ClipGeometry {
+                    frames: 8,
+                    fps: 10.0,
+                    stride_frames: 8,
+                    sample_rate: 16_000,
+                    window_samples: 16_000,
+                },
                 frame: FrameSpec::unnormalized(32, 32, 3),
-                clip_frames: 8,
-                clip_fps: 10.0,
-                audio_rate: 16_000,
-                window_samples: 16_000,
-                temperature: 0.07,
                 has_image: true,
                 has_clip: true,
                 has_audio: true,
-                has_text: true,
             },
         )
     }
@@ -56,6 +61,7 @@ impl FakeEmbedder {
         Self {
             labels: labels.to_vec(),
             spec,
+            temperature: 0.07,
             work: Duration::ZERO,
             calls: [0; 4],
         }
@@ -85,21 +91,39 @@ impl FakeEmbedder {
         self.label_embedding(i)
     }
 
-    fn pause(&self) {
+    /// Counts a call to network `which` and sleeps `work`.
+    fn call(&mut self, which: usize) {
+        self.calls[which] += 1;
         if !self.work.is_zero() {
             std::thread::sleep(self.work);
         }
     }
 
-    fn check(&self, what: &'static str, expected: usize, actual: usize) -> Result<(), FakeError> {
+    fn check(&self, what: &str, expected: usize, actual: usize) -> Result<(), FakeError> {
         if expected == actual {
             Ok(())
         } else {
-            Err(FakeError {
-                what,
-                expected,
-                actual,
-            })
+            Err(FakeError(format!(
+                "{what}: expected {expected} values, got {actual}"
+            )))
+        }
+    }
+
+    /// The text embedding: the longest label that is a word of the text (so "seven" does not
+    /// match "seventeen"), or zeros.
+    fn embed_text(&mut self, text: &str) -> Vec<f32> {
+        self.call(3);
+        let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).collect();
+        let best = self
+            .labels
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| words.contains(&l.as_str()))
+            .max_by_key(|(_, l)| l.len())
+            .map(|(i, _)| i);
+        match best {
+            Some(i) => self.label_embedding(i).vat.unwrap_or_default(),
+            None => vec![0.0; self.n()],
         }
     }
 }
@@ -119,46 +143,69 @@ impl Embedder for FakeEmbedder {
         &self.spec
     }
 
+    fn preprocess(&mut self, frame: &RgbFrame) -> Result<Vec<f32>, FakeError> {
+        preprocess_rgb8(&frame.data, frame.width, frame.height, &self.spec.frame)
+            .map_err(|e| FakeError(e.to_string()))
+    }
+
     fn embed_image(&mut self, chw: &[f32]) -> Result<Embedding, FakeError> {
         self.check("image", self.spec.frame.output_len(), chw.len())?;
-        self.calls[0] += 1;
-        self.pause();
+        self.call(0);
         Ok(self.level_embedding(mean(chw)))
     }
 
-    fn embed_clip(&mut self, cthw: &[f32]) -> Result<Embedding, FakeError> {
-        let expected = self.spec.frame.output_len() * self.spec.clip_frames;
-        self.check("clip", expected, cthw.len())?;
-        self.calls[1] += 1;
-        self.pause();
-        Ok(self.level_embedding(mean(cthw)))
+    fn embed_clip(&mut self, frames: &[Arc<[f32]>]) -> Result<Embedding, FakeError> {
+        self.check("clip frames", self.spec.geometry.frames, frames.len())?;
+        for f in frames {
+            self.check("clip frame", self.spec.frame.output_len(), f.len())?;
+        }
+        self.call(1);
+        let all: Vec<f32> = frames.iter().flat_map(|f| f.iter().copied()).collect();
+        Ok(self.level_embedding(mean(&all)))
     }
 
-    fn embed_audio(&mut self, samples: &[f32]) -> Result<Embedding, FakeError> {
-        self.check("audio", self.spec.window_samples, samples.len())?;
-        self.calls[2] += 1;
-        self.pause();
+    fn embed_audio(&mut self, samples: &[f32], rate: u32) -> Result<Option<Embedding>, FakeError> {
+        let g = self.spec.geometry;
+        let mut samples =
+            resample(samples, rate, g.sample_rate).map_err(|e| FakeError(e.to_string()))?;
+        samples.resize(g.window_samples, 0.0);
+        // The runtime's silence rule (`Pipeline::embed_audio`): no embedding for silence.
+        if samples.iter().fold(0.0f32, |m, s| m.max(s.abs())) < SILENCE_PEAK {
+            return Ok(None);
+        }
+        self.call(2);
         let rms = (samples.iter().map(|s| s * s).sum::<f32>() / samples.len().max(1) as f32).sqrt();
-        Ok(self.level_embedding(rms * std::f32::consts::SQRT_2))
+        Ok(Some(self.level_embedding(rms * std::f32::consts::SQRT_2)))
     }
 
-    fn embed_text(&mut self, text: &str) -> Result<Embedding, FakeError> {
-        self.calls[3] += 1;
-        // The longest label that is a word of the text (so "seven" does not match "seventeen").
-        let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).collect();
-        let best = self
+    fn tagger(&mut self, labels: &LabelSet) -> Result<Tagger, FakeError> {
+        let prompts: Vec<Vec<Vec<f32>>> = labels
             .labels
             .iter()
-            .enumerate()
-            .filter(|(_, l)| words.contains(&l.as_str()))
-            .max_by_key(|(_, l)| l.len())
-            .map(|(i, _)| i);
-        Ok(match best {
-            Some(i) => self.label_embedding(i),
-            None => Embedding {
-                va: Some(vec![0.0; self.n()]),
-                vat: Some(vec![0.0; self.n()]),
-            },
-        })
+            .map(|l| l.prompts.iter().map(|p| self.embed_text(p)).collect())
+            .collect();
+        Tagger::new(labels, prompts, self.temperature).map_err(|e| FakeError(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runtime_tagger_over_fake_prompts_ranks_the_matching_label_first() {
+        let names: Vec<String> = ["zero", "one", "two"].map(String::from).to_vec();
+        let mut fake = FakeEmbedder::new(&names);
+        let labels = LabelSet::parse("zero\none | the number one\ntwo\n", "test").expect("labels");
+        let tagger = fake.tagger(&labels).expect("tagger");
+        let one = fake.label_embedding(1).vat.expect("vat");
+        let tags = tagger.top(&tagger.scores(&one).expect("scores"), 3, 0.0);
+        assert_eq!(tags[0].label, "one");
+        let total: f32 = tags.iter().map(|t| t.score).sum();
+        assert!((total - 1.0).abs() < 1e-5);
+        assert!(tags[0].score > 0.99, "temperature sharpens: {tags:?}");
+        // Silence gets no embedding, as in the runtime.
+        assert!(fake.embed_audio(&[0.0; 100], 16_000).expect("ok").is_none());
+        assert_eq!(fake.calls[2], 0);
     }
 }

@@ -2,9 +2,13 @@
 //!
 //! It captures a camera and a microphone, runs every frame, clip and audio window through the
 //! MMV networks, and publishes zero-shot tags (JSON lines), a searchable index of clips, and an
-//! on-screen overlay. Hardware sits behind traits ([`capture::FrameSource`],
-//! [`capture::AudioSource`], [`overlay::Display`]) and the model behind [`model::Embedder`], so
-//! everything downstream of the devices runs in tests with file-backed sources and a fake model.
+//! on-screen overlay. The media layer is the runtime's (`mmv_runtime`: file readers, camera
+//! formats, preprocessing, clip sampling rules, resampling, silence, tagging, thumbnails, the
+//! index), the same code `mmv tag` and `mmv index` run; the daemon adds the devices, threads,
+//! queues, supervision and the overlay. Hardware sits behind traits (the runtime's
+//! `FrameSource` for cameras, [`capture::AudioSource`], [`overlay::Display`]) and the model
+//! behind [`model::Embedder`], so everything downstream of the devices runs in tests with
+//! file-backed sources and a fake model.
 //!
 //! Threads: one capture thread per modality (or cpal's callback thread) hands data to the
 //! inference thread through fixed-capacity `heapless` SPSC queues ([`queue`]); a supervisor

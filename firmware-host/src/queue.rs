@@ -152,6 +152,19 @@ impl<T: Send + 'static> Sender<T> {
         }
     }
 
+    /// [`Sender::push_wait`] when `wait` gives the stop flag (replays), else [`Sender::push`]
+    /// (live capture).
+    pub fn send(&mut self, item: T, wait: Option<&AtomicBool>) {
+        match wait {
+            Some(stop) => {
+                self.push_wait(item, stop);
+            }
+            None => {
+                self.push(item);
+            }
+        }
+    }
+
     pub fn stats(&self) -> &Arc<QueueStats> {
         &self.stats
     }

@@ -6,7 +6,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::capture::{AudioSource, AudioTx, CaptureError, Frame, FrameSource, RunEnd};
+use crate::capture::{
+    AudioSource, AudioTx, CaptureError, Frame, FrameEvent, FrameSource, IngestError, NextFrame,
+    RunEnd,
+};
 use crate::config::AtEnd;
 use crate::queue::Sender;
 
@@ -73,6 +76,7 @@ pub struct SourceHealth {
     opens: AtomicU64,
     failures: AtomicU64,
     items: AtomicU64,
+    bad_frames: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
@@ -96,6 +100,10 @@ impl SourceHealth {
     /// Frames or audio runs delivered.
     pub fn items(&self) -> u64 {
         self.items.load(Ordering::Relaxed)
+    }
+    /// Frames the source could not convert, skipped.
+    pub fn bad_frames(&self) -> u64 {
+        self.bad_frames.load(Ordering::Relaxed)
     }
     pub fn last_error(&self) -> Option<String> {
         self.last_error
@@ -152,12 +160,24 @@ fn after_end(name: &str, policy: &Policy, delivered: bool, backoff: &mut Backoff
     }
 }
 
+/// Stream time of frame `seq` at `fps` (zero for a source without a rate).
+fn at_rate(seq: u64, fps: f64) -> Duration {
+    if fps > 0.0 && fps.is_finite() {
+        Duration::from_secs_f64(seq as f64 / fps)
+    } else {
+        Duration::ZERO
+    }
+}
+
 /// Runs a camera until `stop` (or its end, with `at_end = stop`): `open` makes a fresh source
-/// for each attempt; frames go to `tx`, stamped with the attempt number as their epoch.
+/// for each attempt; its RGB frames go to `tx`, stamped with their stream time (the source's
+/// clock, or `seq / fps`) and with the attempt number as their epoch. A clean end of the stream
+/// is queued too ([`FrameEvent::End`]). A frame the source could not convert
+/// ([`IngestError::Frame`], a corrupt JPEG) is skipped and counted; any other error reopens it.
 pub fn run_camera<S, F>(
     name: &str,
     mut open: F,
-    tx: &mut Sender<Frame>,
+    tx: &mut Sender<FrameEvent>,
     policy: &Policy,
     stop: &AtomicBool,
     health: &SourceHealth,
@@ -166,6 +186,7 @@ pub fn run_camera<S, F>(
     F: FnMut() -> Result<S, CaptureError>,
 {
     let mut backoff = Backoff::new(policy.initial, policy.max);
+    let wait = policy.lossless.then_some(stop);
     let mut epoch = 0u32;
     'open: while !stop.load(Ordering::Relaxed) {
         let mut source = match open() {
@@ -180,28 +201,46 @@ pub fn run_camera<S, F>(
         epoch = epoch.wrapping_add(1);
         health.opens.fetch_add(1, Ordering::Relaxed);
         health.up.store(true, Ordering::Relaxed);
-        tracing::info!(source = name, device = %source.describe(), epoch, "camera opened");
+        let fps = source.fps();
+        tracing::info!(source = name, fps, epoch, "camera opened");
         let opened = Instant::now();
         let mut delivered = false;
+        let mut seq = 0u64;
         loop {
             if stop.load(Ordering::Relaxed) {
                 break 'open;
             }
-            match source.next_frame() {
-                Ok(Some(mut frame)) => {
-                    frame.epoch = epoch;
-                    if policy.lossless {
-                        tx.push_wait(frame, stop);
-                    } else {
-                        tx.push(frame);
-                    }
+            match source.next_frame(true) {
+                Ok(NextFrame::Frame(image)) => {
+                    let pts = source.timestamp().unwrap_or_else(|| at_rate(seq, fps));
+                    let frame = Frame {
+                        seq,
+                        epoch,
+                        pts,
+                        captured: Instant::now(),
+                        image,
+                    };
+                    seq += 1;
+                    tx.send(FrameEvent::Frame(frame), wait);
                     health.items.fetch_add(1, Ordering::Relaxed);
                     delivered = true;
                     if opened.elapsed() >= policy.healthy_after {
                         backoff.reset();
                     }
                 }
-                Ok(None) => {
+                // Only asked for when not decoding; nothing to deliver.
+                Ok(NextFrame::Skipped) => {}
+                Err(IngestError::Frame { path, source }) => {
+                    health.bad_frames.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(source = name, path = %path.display(), error = %source, "bad frame skipped");
+                }
+                Ok(NextFrame::End) => {
+                    // The last frame stays on screen for one frame period.
+                    let pts = match source.timestamp() {
+                        Some(t) => t + at_rate(1, fps),
+                        None => at_rate(seq, fps),
+                    };
+                    tx.send(FrameEvent::End { epoch, pts }, wait);
                     health.up.store(false, Ordering::Relaxed);
                     match after_end(name, policy, delivered, &mut backoff) {
                         Next::Finish => break 'open,
@@ -215,7 +254,7 @@ pub fn run_camera<S, F>(
                 }
                 Err(e) => {
                     let wait = backoff.next_wait();
-                    health.failed(name, &e, wait);
+                    health.failed(name, &e.into(), wait);
                     drop(source);
                     nap(wait, stop);
                     continue 'open;

@@ -7,19 +7,20 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mmv_host::capture::file_audio::{RawFormat, RawPcmSource};
 use mmv_host::capture::{
-    CaptureError, Frame, FrameSource, PixelFormat, audio_channel, frame_channel,
+    CaptureError, FrameSource, IngestError, NextFrame, RgbFrame, audio_channel, frame_channel,
 };
 use mmv_host::config::AtEnd;
 use mmv_host::fake::FakeEmbedder;
-use mmv_host::model::{Modality, PromptTagger};
+use mmv_host::model::{Embedder, Modality};
 use mmv_host::outputs::index_sink::MemoryIndex;
 use mmv_host::outputs::tags_jsonl::TagWriter;
 use mmv_host::pipeline::{Health, Outputs, Pipeline, PipelineOptions};
 use mmv_host::supervisor::{Policy, SourceHealth, run_camera, run_microphone};
+use mmv_runtime::tag::LabelSet;
 
 const LABELS: [&str; 4] = ["zero", "one", "two", "three"];
 
@@ -37,37 +38,28 @@ struct FlakyCamera {
 }
 
 impl FrameSource for FlakyCamera {
-    fn describe(&self) -> String {
-        "flaky test camera".into()
+    fn fps(&self) -> f64 {
+        10.0
     }
-    fn nominal_fps(&self) -> Option<f32> {
-        Some(10.0)
-    }
-    fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
+    fn next_frame(&mut self, _decode: bool) -> Result<NextFrame, IngestError> {
         if self.fail_after == Some(self.seq) {
-            return Err(CaptureError::io(
-                "flaky",
-                std::io::Error::other("USB device disconnected"),
-            ));
+            return Err(IngestError::Io {
+                path: "flaky".into(),
+                source: std::io::Error::other("USB device disconnected"),
+            });
         }
         if self.seq == self.len {
-            return Ok(None);
+            return Ok(NextFrame::End);
         }
         // Slow enough that audio and video really interleave.
         std::thread::sleep(Duration::from_millis(5));
         let level = (((self.label as f32 + 0.5) / LABELS.len() as f32) * 255.0) as u8;
-        let f = Frame {
-            seq: self.seq,
-            epoch: 0,
-            pts: Duration::from_millis(100 * self.seq),
-            captured: Instant::now(),
+        self.seq += 1;
+        Ok(NextFrame::Frame(RgbFrame {
             width: 16,
             height: 16,
-            format: PixelFormat::Rgb8,
             data: vec![level; 16 * 16 * 3],
-        };
-        self.seq += 1;
-        Ok(Some(f))
+        }))
     }
 }
 
@@ -104,9 +96,10 @@ fn lines(out: &Shared) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn pipeline(tags: &Shared, health: Health) -> Pipeline<FakeEmbedder, PromptTagger, MemoryIndex> {
+fn pipeline(tags: &Shared, health: Health) -> Pipeline<FakeEmbedder, MemoryIndex> {
     let mut fake = FakeEmbedder::new(&labels());
-    let tagger = PromptTagger::new(&mut fake, &labels(), "{}").expect("tagger");
+    let label_set = LabelSet::parse(&LABELS.join("\n"), "test").expect("labels");
+    let tagger = fake.tagger(&label_set).expect("tagger");
     let outputs = Outputs {
         tags: Some(TagWriter::new(Box::new(tags.clone()))),
         index: Some(MemoryIndex::default()),
@@ -206,15 +199,16 @@ fn camera_failing_mid_stream_is_reopened_while_audio_carries_on() {
     let s = p.stats().clone();
     assert_eq!(s.frames, 40, "every frame of both openings");
     assert_eq!(
-        s.clips, 4,
-        "two clips per opening; the partial clip is not joined across the gap"
+        s.clips, 5,
+        "two clips per opening, the partial clip not joined across the gap; the second \
+         opening ends cleanly, so its tail (4 of 8 frames) is a clip, as in `mmv tag`"
     );
     assert!(s.clip_resets >= 1);
     assert_eq!(
         s.audio_windows, 5,
         "all audio, while the camera was down too"
     );
-    assert_eq!(s.index_rows, 4 + 5);
+    assert_eq!(s.index_rows, 5 + 5);
 
     let out = lines(&tags);
     let clip_labels: Vec<&str> = out
@@ -224,7 +218,7 @@ fn camera_failing_mid_stream_is_reopened_while_audio_carries_on() {
         .collect();
     assert_eq!(
         clip_labels,
-        vec!["one", "one", "three", "three"],
+        vec!["one", "one", "three", "three", "three"],
         "clips resume after the fault"
     );
     assert!(

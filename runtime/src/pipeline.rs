@@ -159,13 +159,30 @@ impl Pipeline {
             .iter()
             .map(|f| self.preprocess(f))
             .collect::<Result<_, _>>()?;
-        // [T][C][H*W] -> [C][T][H*W].
+        self.embed_preprocessed(&chw)
+    }
+
+    /// A clip of frames already through [`Pipeline::preprocess`] (CHW each, the manifest's
+    /// frame count) through the video network, for callers that preprocess a frame once and
+    /// use it twice (the board daemon's image and clip paths).
+    pub fn embed_preprocessed<F: AsRef<[f32]>>(
+        &self,
+        frames: &[F],
+    ) -> Result<Embedding, PipelineError> {
+        let t = self.bundle.manifest.video.frames;
         let spec = &self.bundle.manifest.video.frame;
+        if frames.len() != t || frames.iter().any(|f| f.as_ref().len() != spec.output_len()) {
+            return Err(PipelineError::Input(format!(
+                "a clip needs {t} preprocessed frames of {} values",
+                spec.output_len()
+            )));
+        }
+        // [T][C][H*W] -> [C][T][H*W].
         let plane = spec.height * spec.width;
         let mut cthw = Vec::with_capacity(spec.channels * t * plane);
         for c in 0..spec.channels {
-            for f in &chw {
-                cthw.extend_from_slice(&f[c * plane..(c + 1) * plane]);
+            for f in frames {
+                cthw.extend_from_slice(&f.as_ref()[c * plane..(c + 1) * plane]);
             }
         }
         Ok(self.bundle.embed_clip(&cthw)?)

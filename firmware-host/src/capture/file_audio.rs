@@ -1,5 +1,7 @@
-//! File-backed microphones: WAV files and raw PCM (a plain file or a FIFO that another process
-//! writes, so a test or a tool can play the microphone live).
+//! File-backed microphones: WAV files, read by the runtime (`mmv_runtime::ingest::wav`, the
+//! decoder `mmv index` uses: 16-bit PCM or 32-bit float, mixed to mono, non-finite samples
+//! refused), and raw PCM (a plain file or a FIFO that another process writes, so a test or a
+//! tool can play the microphone live).
 //!
 //! `realtime` sources are paced at their sample rate and drop the oldest audio when the consumer
 //! falls behind, like a device; the others are replays: as fast as the consumer takes them,
@@ -9,10 +11,11 @@ use std::fs::File;
 use std::io::{BufReader, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Deserialize;
 
+use super::paced::pace;
 use super::{AudioSource, AudioTx, CaptureError, RunEnd};
 
 /// Sample encodings of raw PCM (little-endian).
@@ -32,19 +35,8 @@ impl RawFormat {
     }
 }
 
-/// Frames per read: 1024 frames is 64 ms at 16 kHz.
+/// Frames per write: 1024 frames is 64 ms at 16 kHz.
 const BLOCK_FRAMES: usize = 1024;
-
-/// Paces `done` frames at `rate` from `start` when `realtime`.
-fn pace(realtime: bool, start: Instant, done: u64, rate: u32) {
-    if realtime && rate > 0 {
-        let due = start + Duration::from_secs_f64(done as f64 / f64::from(rate));
-        let now = Instant::now();
-        if due > now {
-            std::thread::sleep(due - now);
-        }
-    }
-}
 
 /// Raw interleaved PCM.
 #[derive(Debug)]
@@ -104,7 +96,6 @@ impl AudioSource for RawPcmSource {
             BufReader::new(File::open(&self.path).map_err(|e| CaptureError::io(&self.name, e))?);
         let frame_bytes = self.channels * self.format.bytes();
         let mut bytes = vec![0u8; BLOCK_FRAMES * frame_bytes];
-        let mut samples = vec![0f32; BLOCK_FRAMES * self.channels];
         let wait = (!self.realtime).then_some(stop);
         let start = Instant::now();
         let mut done = 0u64;
@@ -120,58 +111,56 @@ impl AudioSource for RawPcmSource {
                 Err(e) => return Err(CaptureError::io(&self.name, e)),
             };
             if n == 0 {
-                tx.flush(wait);
+                tx.end_of_stream(wait);
                 return Ok(RunEnd::Ended);
             }
             have += n;
             let frames = have / frame_bytes;
-            let used = frames * frame_bytes;
-            let out = &mut samples[..frames * self.channels];
+            let used = &bytes[..frames * frame_bytes];
             match self.format {
                 RawFormat::S16 => {
-                    for (o, b) in out.iter_mut().zip(bytes[..used].chunks_exact(2)) {
-                        *o = f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0;
-                    }
+                    let s: Vec<i16> = used
+                        .chunks_exact(2)
+                        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                        .collect();
+                    tx.write_interleaved(&s, self.channels, wait);
                 }
                 RawFormat::F32 => {
-                    for (o, b) in out.iter_mut().zip(bytes[..used].chunks_exact(4)) {
-                        let v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                        *o = if v.is_finite() { v } else { 0.0 };
-                    }
+                    let s: Vec<f32> = used
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .map(|v| if v.is_finite() { v } else { 0.0 })
+                        .collect();
+                    tx.write_interleaved(&s, self.channels, wait);
                 }
             }
-            tx.write_interleaved(out, self.channels, wait);
-            bytes.copy_within(used..have, 0);
-            have -= used;
+            bytes.copy_within(frames * frame_bytes..have, 0);
+            have -= frames * frame_bytes;
             done += frames as u64;
-            pace(self.realtime, start, done, self.rate);
+            if self.realtime {
+                pace(start, done, f64::from(self.rate));
+            }
         }
     }
 }
 
-/// A WAV file (8/16/24/32-bit integer or 32-bit float PCM), streamed.
+/// A WAV file, decoded by the runtime when opened (so a bad file fails at start-up, named),
+/// then played into the queue.
 #[derive(Debug)]
 pub struct WavSource {
     path: PathBuf,
-    name: String,
     rate: u32,
+    samples: Vec<f32>,
     realtime: bool,
 }
 
 impl WavSource {
-    /// Reads the header now so that a bad file fails at start-up, with its name.
     pub fn new(path: &Path, realtime: bool) -> Result<Self, CaptureError> {
-        let name = format!("wav {}", path.display());
-        let reader =
-            hound::WavReader::open(path).map_err(|e| CaptureError::format(&name, e.to_string()))?;
-        let rate = reader.spec().sample_rate;
-        if rate == 0 {
-            return Err(CaptureError::format(&name, "sample rate 0"));
-        }
+        let audio = mmv_runtime::ingest::wav::read(path)?;
         Ok(Self {
             path: path.to_path_buf(),
-            name,
-            rate,
+            rate: audio.sample_rate,
+            samples: audio.samples,
             realtime,
         })
     }
@@ -187,65 +176,21 @@ impl AudioSource for WavSource {
     }
 
     fn run(&mut self, tx: &AudioTx, stop: &AtomicBool) -> Result<RunEnd, CaptureError> {
-        let name = self.name.clone();
-        let bad = move |e: hound::Error| CaptureError::format(&name, e.to_string());
-        let reader = hound::WavReader::new(BufReader::new(
-            File::open(&self.path).map_err(|e| CaptureError::io(&self.name, e))?,
-        ))
-        .map_err(&bad)?;
-        let spec = reader.spec();
-        let channels = usize::from(spec.channels.max(1));
-        match spec.sample_format {
-            hound::SampleFormat::Float => {
-                let samples = reader.into_samples::<f32>().map(|r| r.map_err(&bad));
-                self.pump(samples, channels, tx, stop)
-            }
-            hound::SampleFormat::Int => {
-                let bits = spec.bits_per_sample.clamp(1, 32);
-                let scale = (1.0 / 2f64.powi(i32::from(bits) - 1)) as f32;
-                let samples = reader
-                    .into_samples::<i32>()
-                    .map(|r| r.map(|v| v as f32 * scale).map_err(&bad));
-                self.pump(samples, channels, tx, stop)
-            }
-        }
-    }
-}
-
-impl WavSource {
-    fn pump(
-        &self,
-        mut samples: impl Iterator<Item = Result<f32, CaptureError>>,
-        channels: usize,
-        tx: &AudioTx,
-        stop: &AtomicBool,
-    ) -> Result<RunEnd, CaptureError> {
         let wait = (!self.realtime).then_some(stop);
-        let mut block: Vec<f32> = Vec::with_capacity(BLOCK_FRAMES * channels);
         let start = Instant::now();
         let mut done = 0u64;
-        loop {
+        for block in self.samples.chunks(BLOCK_FRAMES) {
             if stop.load(Ordering::Relaxed) {
                 return Ok(RunEnd::Stopped);
             }
-            block.clear();
-            while block.len() < BLOCK_FRAMES * channels {
-                match samples.next() {
-                    Some(v) => block.push(v?),
-                    None => break,
-                }
-            }
-            let frames = block.len() / channels;
-            if frames > 0 {
-                tx.write_interleaved(&block[..frames * channels], channels, wait);
-                done += frames as u64;
-                pace(self.realtime, start, done, self.rate);
-            }
-            if block.len() < BLOCK_FRAMES * channels {
-                tx.flush(wait);
-                return Ok(RunEnd::Ended);
+            tx.write_interleaved(block, 1, wait);
+            done += block.len() as u64;
+            if self.realtime {
+                pace(start, done, f64::from(self.rate));
             }
         }
+        tx.end_of_stream(wait);
+        Ok(RunEnd::Ended)
     }
 }
 
@@ -253,6 +198,7 @@ impl WavSource {
 mod tests {
     use super::*;
     use crate::capture::audio_channel;
+    use std::time::Duration;
 
     #[test]
     fn raw_s16_file_arrives_intact_and_in_order() {
@@ -267,16 +213,18 @@ mod tests {
         let stop = AtomicBool::new(false);
         let consumer = std::thread::spawn(move || {
             let mut got = Vec::new();
-            while got.len() < 5000 {
+            loop {
                 match rx.pop() {
                     Some(c) => {
                         assert_eq!(c.start as usize, got.len(), "no gaps");
                         got.extend_from_slice(c.samples());
+                        if c.end {
+                            return got;
+                        }
                     }
                     None => std::thread::sleep(Duration::from_millis(1)),
                 }
             }
-            got
         });
         assert_eq!(src.run(&tx, &stop).expect("run"), RunEnd::Ended);
         let got = consumer.join().expect("consumer");
@@ -289,22 +237,31 @@ mod tests {
         );
     }
 
-    #[test]
-    fn wav_stereo_is_downmixed() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("s.wav");
+    /// A WAV file of `samples` (interleaved), 16-bit or float.
+    fn wav<S: hound::Sample + Copy>(path: &Path, channels: u16, float: bool, samples: &[S]) {
         let spec = hound::WavSpec {
-            channels: 2,
+            channels,
             sample_rate: 8000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
+            bits_per_sample: if float { 32 } else { 16 },
+            sample_format: if float {
+                hound::SampleFormat::Float
+            } else {
+                hound::SampleFormat::Int
+            },
         };
-        let mut w = hound::WavWriter::create(&path, spec).expect("create");
-        for i in 0..300i16 {
-            w.write_sample(i * 10).expect("l");
-            w.write_sample(i * 30).expect("r");
+        let mut w = hound::WavWriter::create(path, spec).expect("create");
+        for &v in samples {
+            w.write_sample(v).expect("sample");
         }
         w.finalize().expect("finalize");
+    }
+
+    #[test]
+    fn wav_is_the_runtime_s_mono_decoding() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.wav");
+        let stereo: Vec<i16> = (0..300i16).flat_map(|i| [i * 10, i * 30]).collect();
+        wav(&path, 2, false, &stereo);
         let (tx, rx) = audio_channel();
         let mut src = WavSource::new(&path, false).expect("new");
         assert_eq!(src.sample_rate(), 8000);
@@ -314,7 +271,15 @@ mod tests {
         while let Some(c) = rx.pop() {
             got.extend_from_slice(c.samples());
         }
-        assert_eq!(got.len(), 300);
+        let want = mmv_runtime::audio::read_wav(&path)
+            .expect("runtime")
+            .samples;
+        assert_eq!(got, want);
         assert!((got[100] - 2000.0 / 32768.0).abs() < 1e-6);
+
+        // What the runtime refuses, the daemon refuses, naming the file.
+        wav(&path, 1, true, &[f32::NAN]);
+        let e = WavSource::new(&path, false).expect_err("NaN").to_string();
+        assert!(e.contains("s.wav") && e.contains("non-finite"), "{e}");
     }
 }

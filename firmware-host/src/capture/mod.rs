@@ -1,15 +1,17 @@
 //! Capture: where frames and audio samples come from.
 //!
-//! A camera is a [`FrameSource`] (pulled by a capture thread); a microphone is an
-//! [`AudioSource`] (which pushes into an [`AudioTx`], possibly from a driver callback). Devices
-//! (`v4l_camera`, `cpal_mic`) and files (`file_frames`, `file_audio`) implement the same traits,
-//! so the pipeline, the supervisor and the faults are tested here with files.
+//! A camera is an `mmv_runtime::ingest::FrameSource`, the runtime's one trait for video: the
+//! runtime's own readers (Y4M, MJPEG streams, raw camera frames; files or FIFOs) behind the
+//! daemon's pacing ([`paced`]), and the V4L2 camera (`v4l_camera`) implement it. A capture
+//! thread pulls RGB frames from it, stamps them ([`Frame`]) and queues them ([`FrameEvent`]).
+//! A microphone is an [`AudioSource`], which pushes into an [`AudioTx`], possibly from a driver
+//! callback: ALSA (`cpal_mic`), or files read by the runtime (`file_audio`). The pipeline, the
+//! supervisor and the faults are tested here with files.
 
-pub mod convert;
 #[cfg(feature = "alsa")]
 pub mod cpal_mic;
 pub mod file_audio;
-pub mod file_frames;
+pub mod paced;
 #[cfg(feature = "v4l")]
 pub mod v4l_camera;
 
@@ -17,24 +19,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::queue::{self, Pushed, QueueStats, Receiver, Sender};
+pub use mmv_runtime::frames::RgbFrame;
+pub use mmv_runtime::ingest::{FrameSource, IngestError, NextFrame};
 
-/// Pixel layouts that sources deliver. Conversion to RGB is in [`convert`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PixelFormat {
-    /// Interleaved 8-bit RGB.
-    Rgb8,
-    /// 8-bit luma only.
-    Gray8,
-    /// Packed 4:2:2, Y0 U Y1 V (V4L2 `YUYV`).
-    Yuyv,
-    /// Planar 4:2:0: Y plane, then U and V at half size in both axes (Y4M `C420*`).
-    I420,
-    /// One JPEG image (V4L2 `MJPG`).
-    Mjpeg,
-}
+use crate::queue::{self, QueueStats, Receiver, Sender};
 
-/// One captured frame.
+/// One captured frame, converted to RGB by the source.
 #[derive(Clone, Debug)]
 pub struct Frame {
     /// Frame number since the source was opened.
@@ -42,14 +32,23 @@ pub struct Frame {
     /// Which opening of the source delivered it (bumped on every restart), so that clip assembly
     /// never joins frames across a gap.
     pub epoch: u32,
-    /// Stream time: since the source was opened (replays: the file's own clock).
+    /// Stream time: since the source was opened (the driver's clock, or `seq / fps` for files).
     pub pts: Duration,
     /// When it was captured on this machine (latency, wall-clock timestamps).
     pub captured: Instant,
-    pub width: u32,
-    pub height: u32,
-    pub format: PixelFormat,
-    pub data: Vec<u8>,
+    pub image: RgbFrame,
+}
+
+/// What the camera thread queues: frames, and the clean end of an opening's stream.
+#[derive(Clone, Debug)]
+pub enum FrameEvent {
+    Frame(Frame),
+    /// The stream of opening `epoch` ended (a file's end) at stream time `pts`: the last frame
+    /// stays on screen until then, and a partial clip may be finished as `mmv tag` does.
+    End {
+        epoch: u32,
+        pts: Duration,
+    },
 }
 
 /// Capture failures. A source that returns one is closed and reopened by the supervisor.
@@ -81,6 +80,9 @@ pub enum CaptureError {
         source_name: String,
         stalled: Duration,
     },
+    /// A runtime reader's error (it names the file).
+    #[error(transparent)]
+    Media(#[from] IngestError),
 }
 
 impl CaptureError {
@@ -107,28 +109,6 @@ impl CaptureError {
             source_name: source_name.into(),
             problem: problem.into(),
         }
-    }
-}
-
-/// A camera, or anything that yields frames on demand.
-pub trait FrameSource {
-    /// For logs: what and where.
-    fn describe(&self) -> String;
-    /// The nominal frame rate; `None` for snapshot sources (single frames, no rate).
-    fn nominal_fps(&self) -> Option<f32>;
-    /// The next frame, waiting for it if needed; `Ok(None)` at the end of the stream.
-    fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError>;
-}
-
-impl<S: FrameSource + ?Sized> FrameSource for Box<S> {
-    fn describe(&self) -> String {
-        (**self).describe()
-    }
-    fn nominal_fps(&self) -> Option<f32> {
-        (**self).nominal_fps()
-    }
-    fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
-        (**self).next_frame()
     }
 }
 
@@ -182,6 +162,9 @@ pub struct AudioChunk {
     pub len: u16,
     /// When the callback (or reader) received it.
     pub captured: Instant,
+    /// The last chunk of the opening's stream (a file's end): windows may be finished with a
+    /// partial one, as `mmv tag` does.
+    pub end: bool,
     pub samples: [f32; AUDIO_CHUNK],
 }
 
@@ -266,6 +249,7 @@ fn empty_chunk(epoch: u32, start: u64, rate: u32, captured: Instant) -> AudioChu
         rate,
         len: 0,
         captured,
+        end: false,
         samples: [0.0; AUDIO_CHUNK],
     }
 }
@@ -363,39 +347,28 @@ impl AudioTx {
             if usize::from(s.pending.len) == AUDIO_CHUNK {
                 let chunk = s.pending;
                 s.pending.len = 0;
-                match wait {
-                    Some(stop) => {
-                        s.sender.push_wait(chunk, stop);
-                    }
-                    None => {
-                        let _: Pushed = s.sender.push(chunk);
-                    }
-                }
+                s.sender.send(chunk, wait);
             }
         }
     }
 
-    /// Pushes a partly filled chunk (end of a file), so that no sample is held back.
-    pub fn flush(&self, wait: Option<&AtomicBool>) {
+    /// Ends the stream (the end of a file): pushes the samples held back, in a chunk marked
+    /// as the last (possibly empty).
+    pub fn end_of_stream(&self, wait: Option<&AtomicBool>) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if s.pending.len > 0 {
-            let chunk = s.pending;
-            s.pending.len = 0;
-            match wait {
-                Some(stop) => {
-                    s.sender.push_wait(chunk, stop);
-                }
-                None => {
-                    s.sender.push(chunk);
-                }
-            }
+        let mut chunk = s.pending;
+        if chunk.len == 0 {
+            chunk = empty_chunk(s.epoch, s.next_sample, s.rate, Instant::now());
         }
+        chunk.end = true;
+        s.pending.len = 0;
+        s.sender.send(chunk, wait);
     }
 }
 
 /// The frame queue: the capture thread's sender and the inference thread's receiver.
-pub fn frame_channel() -> (Sender<Frame>, Receiver<Frame>) {
-    queue::channel::<Frame, FRAME_QUEUE_SLOTS>()
+pub fn frame_channel() -> (Sender<FrameEvent>, Receiver<FrameEvent>) {
+    queue::channel::<FrameEvent, FRAME_QUEUE_SLOTS>()
 }
 
 #[cfg(test)]
@@ -409,14 +382,17 @@ mod tests {
         // Stereo: left = i, right = -i + 2i = i, so the mono mean is i.
         let data: Vec<i16> = (0..600i16).flat_map(|i| [i, i]).collect();
         tx.write_interleaved(&data, 2, None);
-        tx.flush(None);
+        tx.end_of_stream(None);
         let a = rx.pop().expect("first chunk");
         let b = rx.pop().expect("second chunk");
         let c = rx.pop().expect("partial chunk");
         assert!(rx.pop().is_none());
         assert_eq!((a.start, a.len, a.epoch, a.rate), (0, 256, 1, 16_000));
-        assert_eq!((b.start, b.len), (256, 256));
-        assert_eq!((c.start, c.len), (512, 88));
+        assert_eq!((b.start, b.len, b.end), (256, 256, false));
+        assert_eq!((c.start, c.len, c.end), (512, 88, true));
+        tx.end_of_stream(None);
+        let empty = rx.pop().expect("an empty end marker");
+        assert_eq!((empty.start, empty.len, empty.end), (600, 0, true));
         assert!((c.samples()[87] - 599.0 / 32768.0).abs() < 1e-6);
         tx.begin(16_000);
         tx.write_interleaved(&[0.5f32; 256], 1, None);

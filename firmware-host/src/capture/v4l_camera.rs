@@ -1,12 +1,15 @@
 //! A V4L2 camera (UVC webcams, CSI cameras with a V4L2 driver) through the `v4l` crate, in
-//! MJPEG or YUYV at a chosen size and rate, read with memory-mapped buffers.
+//! MJPEG or YUYV at a chosen size and rate, read with memory-mapped buffers. It is a runtime
+//! `FrameSource` like the file readers: frames come out in RGB, converted by the runtime's
+//! camera-format conversions (`mmv_runtime::frames::to_rgb8`), stamped with the driver's clock.
 //!
 //! The driver may round the size and rate; the camera logs what it actually got. A pixel format
 //! the device refuses is an error (no silent fallback: the conversion would then be wrong).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use mmv_runtime::frames::{PixelFormat, to_rgb8};
 use v4l::FourCC;
 use v4l::buffer::Type;
 use v4l::io::traits::CaptureStream;
@@ -14,7 +17,7 @@ use v4l::prelude::{Device, MmapStream};
 use v4l::video::Capture;
 use v4l::video::capture::Parameters;
 
-use super::{CaptureError, Frame, FrameSource, PixelFormat};
+use super::{CaptureError, FrameSource, IngestError, NextFrame, RgbFrame};
 use crate::config::V4lFormat;
 
 /// Driver buffers: enough to ride out a slow inference step without the driver dropping.
@@ -22,16 +25,15 @@ const BUFFERS: u32 = 4;
 
 pub struct V4lCamera {
     path: PathBuf,
-    name: String,
     stream: MmapStream<'static>,
     // Kept open for the stream's lifetime.
     _device: Device,
     width: u32,
     height: u32,
     format: PixelFormat,
-    fps: Option<f32>,
-    seq: u64,
+    fps: f32,
     first_timestamp: Option<Duration>,
+    timestamp: Option<Duration>,
 }
 
 impl std::fmt::Debug for V4lCamera {
@@ -74,12 +76,12 @@ impl V4lCamera {
         let rounded = fps.round().clamp(1.0, 1000.0) as u32;
         let actual_fps = match device.set_params(&Parameters::with_fps(rounded)) {
             Ok(p) if p.interval.numerator > 0 => {
-                Some(p.interval.denominator as f32 / p.interval.numerator as f32)
+                p.interval.denominator as f32 / p.interval.numerator as f32
             }
-            Ok(_) => Some(fps),
+            Ok(_) => fps,
             Err(e) => {
                 tracing::warn!(device = %path.display(), error = %e, "cannot set the frame rate");
-                Some(fps)
+                fps
             }
         };
         if (got.width, got.height) != (width, height) {
@@ -93,46 +95,45 @@ impl V4lCamera {
         let stream = MmapStream::with_buffers(&device, Type::VideoCapture, BUFFERS).map_err(io)?;
         Ok(Self {
             path: path.to_path_buf(),
-            name,
             stream,
             _device: device,
             width: got.width,
             height: got.height,
             format: pixel,
             fps: actual_fps,
-            seq: 0,
             first_timestamp: None,
+            timestamp: None,
         })
     }
 }
 
-impl FrameSource for V4lCamera {
-    fn describe(&self) -> String {
+impl V4lCamera {
+    /// For logs: the device and what it delivers.
+    pub fn describe(&self) -> String {
         format!(
-            "{} ({:?} {}x{} at {:?} fps)",
+            "{} ({} {}x{} at {} fps)",
             self.path.display(),
-            self.format,
+            self.format.name(),
             self.width,
             self.height,
             self.fps
         )
     }
+}
 
-    fn nominal_fps(&self) -> Option<f32> {
-        self.fps
+impl FrameSource for V4lCamera {
+    fn fps(&self) -> f64 {
+        f64::from(self.fps)
     }
 
-    fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
-        let (buf, meta) = self
-            .stream
-            .next()
-            .map_err(|e| CaptureError::io(&self.name, e))?;
+    fn next_frame(&mut self, decode: bool) -> Result<NextFrame, IngestError> {
+        let path = &self.path;
+        let (buf, meta) = self.stream.next().map_err(|source| IngestError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let used = (meta.bytesused as usize).min(buf.len());
-        let data = if used > 0 {
-            buf[..used].to_vec()
-        } else {
-            buf.to_vec()
-        };
+        let data = if used > 0 { &buf[..used] } else { buf };
         // The driver's timestamps (monotonic clock) give the true spacing of frames even when
         // this thread was late to pick them up.
         let ts = Duration::new(
@@ -140,17 +141,25 @@ impl FrameSource for V4lCamera {
             u32::try_from(meta.timestamp.usec).unwrap_or(0).min(999_999) * 1000,
         );
         let first = *self.first_timestamp.get_or_insert(ts);
-        let frame = Frame {
-            seq: self.seq,
-            epoch: 0,
-            pts: ts.saturating_sub(first),
-            captured: Instant::now(),
-            width: self.width,
-            height: self.height,
-            format: self.format,
-            data,
-        };
-        self.seq += 1;
-        Ok(Some(frame))
+        self.timestamp = Some(ts.saturating_sub(first));
+        if !decode {
+            return Ok(NextFrame::Skipped);
+        }
+        // A frame that cannot be converted (a corrupt JPEG) is a bad frame, not a lost device:
+        // `IngestError::Frame` tells the capture thread to skip it.
+        let (w, h) = (self.width as usize, self.height as usize);
+        let rgb = to_rgb8(self.format, data, w, h).map_err(|source| IngestError::Frame {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(NextFrame::Frame(RgbFrame {
+            width: w,
+            height: h,
+            data: rgb,
+        }))
+    }
+
+    fn timestamp(&self) -> Option<Duration> {
+        self.timestamp
     }
 }

@@ -1,5 +1,5 @@
 //! Where results go: tag lines ([`tags_jsonl`]) and the search index ([`index_sink`]: the
-//! sink trait and the JSON-lines spool; [`sqlite_index`]: the runtime's SQLite index).
+//! sink trait; [`sqlite_index`]: the runtime's SQLite index).
 
 pub mod index_sink;
 pub mod sqlite_index;

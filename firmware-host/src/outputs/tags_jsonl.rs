@@ -12,7 +12,9 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::model::{Modality, Tag};
+use mmv_runtime::tag::Tag;
+
+use crate::model::Modality;
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct TagRecord<'a> {
@@ -77,6 +79,7 @@ mod tests {
         let tags = [Tag {
             label: "seven".into(),
             score: 0.5,
+            similarity: 0.3,
         }];
         let rec = TagRecord {
             time: 1.5,

@@ -1,14 +1,16 @@
-//! Reading footage: Y4M ([`y4m`]) and raw MJPEG ([`mjpeg`]) natively, WAV audio ([`wav`]),
-//! JPEG/PNG stills, and every other container through an `ffmpeg` subprocess ([`ffmpeg`]);
-//! then cutting it into the model's clips ([`clips`]).
+//! Reading footage: Y4M ([`y4m`]), raw MJPEG ([`mjpeg`]) and headerless camera frames
+//! ([`raw`]) natively, WAV audio ([`wav`]), JPEG/PNG stills, and every other container through
+//! an `ffmpeg` subprocess ([`ffmpeg`]); then cutting it into the model's clips ([`clips`]).
 
 pub mod clips;
 pub mod ffmpeg;
 pub mod mjpeg;
+pub mod raw;
 pub mod wav;
 pub mod y4m;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::audio::{Audio, AudioError};
 use crate::frames::{FrameError, RgbFrame, decode_image};
@@ -63,6 +65,23 @@ pub trait FrameSource {
     /// Reads the next frame, converting it to RGB only if `decode` (frames the clip sampler
     /// does not use are just read past).
     fn next_frame(&mut self, decode: bool) -> Result<NextFrame, IngestError>;
+    /// When the frame last read was taken, since the stream began, for sources with a clock of
+    /// their own (a camera driver's timestamps); None (files): frame `n` is at `n / fps`.
+    fn timestamp(&self) -> Option<Duration> {
+        None
+    }
+}
+
+impl<S: FrameSource + ?Sized> FrameSource for Box<S> {
+    fn fps(&self) -> f64 {
+        (**self).fps()
+    }
+    fn next_frame(&mut self, decode: bool) -> Result<NextFrame, IngestError> {
+        (**self).next_frame(decode)
+    }
+    fn timestamp(&self) -> Option<Duration> {
+        (**self).timestamp()
+    }
 }
 
 /// How a file is decoded.
