@@ -55,6 +55,7 @@ fn export_untrained(dir: &Path) {
     };
     let export = ExportModel {
         model: &model,
+        audio_model: None,
         image: &image,
         config: &config,
         vocab: &words.vocab,

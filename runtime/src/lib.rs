@@ -16,6 +16,7 @@ pub mod bundle;
 pub mod frames;
 pub mod index;
 pub mod ingest;
+pub mod open_set;
 pub mod pipeline;
 pub mod tag;
 pub mod text;

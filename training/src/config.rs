@@ -117,6 +117,12 @@ pub struct LossConfig {
     pub vt_weight: f64,
     #[serde(default = "temperature")]
     pub temperature: f64,
+    /// lambda_at: weight of MIL-NCE(a, t) between a clip's audio (through FAC's va -> vat map)
+    /// and its own narrations. Not in the paper's FAC loss (0 there and by default); the pairing
+    /// is the clip's own, so no label enters. With it, FAC's va -> vat map sees audio in training
+    /// (each modality normalised with its own batch statistics).
+    #[serde(default)]
+    pub at_weight: f64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -130,6 +136,25 @@ pub struct OptimConfig {
     pub adam_epsilon: f64,
 }
 
+/// Which augmentation a run trains with (`data::augment`).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AugmentPreset {
+    /// The clean protocol's jitter (the 1.x releases).
+    #[default]
+    Standard,
+    /// Wide scale, polarity, blur and noise on video; cut, sped-up and masked words; empty
+    /// clips (the product-quality and open-set issues).
+    Robust,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainDataConfig {
+    #[serde(default)]
+    pub augment: AugmentPreset,
+}
+
 /// A whole MMV model and its training recipe.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -141,6 +166,9 @@ pub struct MmvConfig {
     pub heads: HeadsConfig,
     pub loss: LossConfig,
     pub optim: OptimConfig,
+    /// How training clips are made; absent in the 1.x configs (standard augmentation).
+    #[serde(default)]
+    pub data: TrainDataConfig,
 }
 
 fn one() -> usize {
@@ -242,6 +270,14 @@ impl MmvConfig {
         let l = &self.loss;
         if l.va_weight < 0.0 || l.vt_weight < 0.0 || l.va_weight + l.vt_weight == 0.0 {
             return Err("loss weights must be >= 0 and not both 0".into());
+        }
+        if l.at_weight < 0.0 {
+            return Err("loss.at_weight must be >= 0".into());
+        }
+        if l.at_weight > 0.0 && self.heads.design == Design::Disjoint {
+            return Err(
+                "loss.at_weight needs audio and text in one space: not the disjoint design".into(),
+            );
         }
         if l.temperature <= 0.0 {
             return Err("loss.temperature must be positive".into());

@@ -24,6 +24,20 @@ pub fn logsumexp<const D: usize>(x: Tensor<D>, dim: usize) -> Tensor<D> {
 /// MIL-NCE. `video`: [B, d]; `texts`: [B, K, d], the K positives of each clip. Returns the mean
 /// loss over the batch as a [1] tensor. Inputs need not be normalised.
 pub fn mil_nce(video: Tensor<2>, texts: Tensor<3>, temperature: f64) -> Tensor<1> {
+    mil_nce_masked(video, texts, temperature, None)
+}
+
+/// MIL-NCE where only some clips have narrations. `has_text`: [B], 1 for a clip with
+/// narrations, 0 for one without (an empty clip). A clip without narrations is no anchor and
+/// its (padding) texts are no negatives, but its video stays a negative for every other clip's
+/// narrations: what teaches the text side that an empty picture is none of the words.
+/// With every flag 1 this is [`mil_nce`] exactly.
+pub fn mil_nce_masked(
+    video: Tensor<2>,
+    texts: Tensor<3>,
+    temperature: f64,
+    has_text: Option<Tensor<1>>,
+) -> Tensor<1> {
     let [b, k, d] = texts.dims();
     let v = l2_normalize(video);
     let t = l2_normalize(texts);
@@ -39,10 +53,25 @@ pub fn mil_nce(video: Tensor<2>, texts: Tensor<3>, temperature: f64) -> Tensor<1
         .reshape([b, k])
         .div_scalar(temperature);
     let numerator = logsumexp(positive, 1).reshape([b]);
-    let row = scores.clone().reshape([b, b * k]);
+    // A clip's row: its video against every clip's texts (texts of clips without any left out).
+    let row_scores = match &has_text {
+        Some(mask) => {
+            let penalty = (mask.clone().neg().add_scalar(1.0) * -1e4).reshape([1, b, 1]);
+            scores.clone() + penalty
+        }
+        None => scores.clone(),
+    };
+    let row = row_scores.reshape([b, b * k]);
     let column = scores.swap_dims(0, 1).reshape([b, b * k]);
     let denominator = logsumexp(Tensor::cat(vec![row, column], 1), 1).reshape([b]);
-    (denominator - numerator).mean()
+    let per_clip = denominator - numerator;
+    match has_text {
+        Some(mask) => {
+            let anchors = mask.clone().sum().clamp_min(1.0);
+            (per_clip * mask).sum() / anchors
+        }
+        None => per_clip.mean(),
+    }
 }
 
 /// NCE between two modalities with one positive per clip: `a`, `b`: [B, d].
@@ -111,6 +140,51 @@ mod tests {
         let (a, b, c) = (x.len(), x[0].len(), x[0][0].len());
         let flat: Vec<f32> = x.iter().flatten().flatten().map(|&v| v as f32).collect();
         Tensor::from_data(TensorData::new(flat, [a, b, c]), device)
+    }
+
+    #[test]
+    fn masked_mil_nce_equals_the_reference_on_the_clips_with_text() {
+        let device = Device::flex();
+        let (b, k, tau) = (5, 2, 0.1);
+        let (v, t) = fixed_inputs(b, k, 6);
+        let vt = to_tensor2(&v, &device);
+        let tt = to_tensor3(&t, &device);
+        let all = Tensor::<1>::from_data(TensorData::new(vec![1.0f32; b], [b]), &device);
+        let plain = mil_nce(vt.clone(), tt.clone(), tau).into_scalar::<f32>();
+        let masked = mil_nce_masked(vt.clone(), tt.clone(), tau, Some(all)).into_scalar::<f32>();
+        assert!((plain - masked).abs() < 1e-5, "{plain} vs {masked}");
+        // Clip 4 without text: the reference with clip 4's texts removed from every row and its
+        // row not averaged, but its video still in the columns.
+        let flags = vec![1.0f32, 1.0, 1.0, 1.0, 0.0];
+        let mask = Tensor::<1>::from_data(TensorData::new(flags, [b]), &device);
+        let got = mil_nce_masked(vt, tt, tau, Some(mask)).into_scalar::<f32>() as f64;
+        let norm = |x: &Vec<f64>| {
+            let n = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+            x.iter().map(|v| v / n).collect::<Vec<_>>()
+        };
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+        let vn: Vec<Vec<f64>> = v.iter().map(norm).collect();
+        let tn: Vec<Vec<Vec<f64>>> = t.iter().map(|ts| ts.iter().map(norm).collect()).collect();
+        let mut total = 0.0;
+        for i in 0..4 {
+            let num: f64 = tn[i].iter().map(|tk| (dot(&vn[i], tk) / tau).exp()).sum();
+            let mut den = 0.0;
+            for j in 0..b {
+                if j < 4 {
+                    den += tn[j]
+                        .iter()
+                        .map(|tk| (dot(&vn[i], tk) / tau).exp())
+                        .sum::<f64>();
+                }
+                den += tn[i]
+                    .iter()
+                    .map(|tk| (dot(&vn[j], tk) / tau).exp())
+                    .sum::<f64>();
+            }
+            total += -(num / den).ln();
+        }
+        let want = total / 4.0;
+        assert!((got - want).abs() < 1e-4, "{got} vs {want}");
     }
 
     #[test]

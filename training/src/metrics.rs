@@ -12,6 +12,9 @@ pub struct MetricsLine {
     pub loss: f64,
     pub nce_va: Option<f64>,
     pub mil_nce_vt: Option<f64>,
+    /// MIL-NCE(a, t) when the config weighs it (absent in older runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mil_nce_at: Option<f64>,
     /// Seconds spent making the batch, and in the training step.
     pub data_s: f64,
     pub step_s: f64,

@@ -85,6 +85,8 @@ pub struct TrainOptions {
     pub glove: Option<PathBuf>,
     /// Stop after this many steps in total (the schedule still spans `total_steps`).
     pub stop_at: Option<usize>,
+    /// [`Augment::NONE`] trains without augmentation; anything else means "the preset the
+    /// run's config names" (`[data] augment`), so that a resumed run keeps its own.
     pub augment: Augment,
 }
 
@@ -257,12 +259,17 @@ pub fn train(
         .open(&metrics_path)
         .map_err(io_err(&metrics_path))?;
     let batch = config.optim.batch_size;
+    let augment = if options.augment == Augment::NONE {
+        Augment::NONE
+    } else {
+        Augment::preset(config.data.augment)
+    };
     let started = Instant::now();
     let mut data_seconds = 0.0;
     let mut last_loss = None;
     for step in start..end {
         let t0 = Instant::now();
-        let samples = training_samples(&data, step, batch, meta.seed, &options.augment);
+        let samples = training_samples(&data, step, batch, meta.seed, &augment);
         let batch_tensors = batch_from_samples(&samples, &config, &device);
         let data_s = t0.elapsed().as_secs_f64();
         data_seconds += data_s;
@@ -273,6 +280,7 @@ pub fn train(
             loss: stats.loss,
             nce_va: stats.nce_va,
             mil_nce_vt: stats.mil_nce_vt,
+            mil_nce_at: stats.mil_nce_at,
             data_s,
             step_s: t0.elapsed().as_secs_f64() - data_s,
             steps_per_s: (step + 1 - start) as f64 / started.elapsed().as_secs_f64(),

@@ -5,7 +5,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use crate::config::MmvConfig;
-use crate::loss::{mil_nce, nce};
+use crate::loss::{mil_nce_masked, nce};
 use crate::model::{Batch, Mmv};
 use crate::schedule::WarmupCosine;
 
@@ -19,39 +19,81 @@ pub struct StepStats {
     pub nce_va: Option<f64>,
     /// MIL-NCE(v, t), before weighting; None when its weight is 0.
     pub mil_nce_vt: Option<f64>,
+    /// MIL-NCE(a, t), before weighting; None when its weight is 0.
+    pub mil_nce_at: Option<f64>,
+}
+
+/// The parts of the MMV loss, before weighting (for logging).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LossParts {
+    pub nce_va: Option<f64>,
+    pub mil_nce_vt: Option<f64>,
+    pub mil_nce_at: Option<f64>,
 }
 
 /// The weighted MMV loss of a batch, and its parts (as f64 for logging).
-pub fn mmv_loss(
-    model: &Mmv,
-    batch: &Batch,
-    config: &MmvConfig,
-) -> (Tensor<1>, Option<f64>, Option<f64>) {
+///
+/// Clips whose narrations are all padding (empty clips) are no MIL-NCE anchors but stay
+/// negatives. With `at_weight > 0`, the clip's audio meets its own narrations too, through
+/// FAC's shared va -> vat map; video and audio pass it separately, so its BatchNorm normalises
+/// each with its own batch statistics (the exporter re-estimates per-modality statistics).
+pub fn mmv_loss(model: &Mmv, batch: &Batch, config: &MmvConfig) -> (Tensor<1>, LossParts) {
     let loss_cfg = &config.loss;
+    let needs_audio = loss_cfg.va_weight > 0.0 || loss_cfg.at_weight > 0.0;
     let video = model.embed_video(batch.video.clone());
+    let audio = needs_audio.then(|| model.embed_audio(batch.audio.clone()));
     let mut total: Option<Tensor<1>> = None;
-    let mut add = |part: Tensor<1>, weight: f64| {
+    let mut add = |part: Tensor<1>, weight: f64| -> Option<f64> {
+        let value = part.clone().into_scalar::<f32>() as f64;
         let weighted = part.mul_scalar(weight);
         total = Some(match total.take() {
             Some(t) => t + weighted,
             None => weighted,
         });
+        Some(value)
     };
-    let mut va = None;
-    if loss_cfg.va_weight > 0.0 {
-        let audio = model.embed_audio(batch.audio.clone());
-        let part = nce(video.va, audio.va, loss_cfg.temperature);
-        va = Some(part.clone().into_scalar::<f32>() as f64);
-        add(part, loss_cfg.va_weight);
+    let mut parts = LossParts::default();
+    let text_needed = loss_cfg.vt_weight > 0.0 || loss_cfg.at_weight > 0.0;
+    let (text, has_text) = if text_needed {
+        let [b, k, w] = batch.text.dims();
+        let has = batch
+            .text
+            .clone()
+            .greater_elem(0)
+            .int()
+            .reshape([b, k * w])
+            .sum_dim(1)
+            .greater_elem(0)
+            .float()
+            .reshape([b]);
+        (Some(model.embed_text(batch.text.clone())), Some(has))
+    } else {
+        (None, None)
+    };
+    if let Some(audio) = &audio
+        && loss_cfg.va_weight > 0.0
+    {
+        let part = nce(video.va.clone(), audio.va.clone(), loss_cfg.temperature);
+        parts.nce_va = add(part, loss_cfg.va_weight);
     }
-    let mut vt = None;
-    if loss_cfg.vt_weight > 0.0 {
-        let text = model.embed_text(batch.text.clone());
-        let part = mil_nce(video.vt, text, loss_cfg.temperature);
-        vt = Some(part.clone().into_scalar::<f32>() as f64);
-        add(part, loss_cfg.vt_weight);
+    if let (Some(text), true) = (&text, loss_cfg.vt_weight > 0.0) {
+        let part = mil_nce_masked(
+            video.vt.clone(),
+            text.clone(),
+            loss_cfg.temperature,
+            has_text.clone(),
+        );
+        parts.mil_nce_vt = add(part, loss_cfg.vt_weight);
     }
-    (total.expect("validated: some loss weight > 0"), va, vt)
+    if let (Some(text), Some(audio), true) = (&text, &audio, loss_cfg.at_weight > 0.0) {
+        let a_vt = audio
+            .vt
+            .clone()
+            .expect("validated: at_weight needs an audio-text space");
+        let part = mil_nce_masked(a_vt, text.clone(), loss_cfg.temperature, has_text);
+        parts.mil_nce_at = add(part, loss_cfg.at_weight);
+    }
+    (total.expect("validated: some loss weight > 0"), parts)
 }
 
 /// A model with its optimiser state and schedule.
@@ -97,7 +139,7 @@ impl Trainer {
     /// One optimisation step on `batch` (which must live on the model's device).
     pub fn step(&mut self, batch: &Batch) -> StepStats {
         let lr = self.schedule.lr(self.step);
-        let (loss, nce_va, mil_nce_vt) = mmv_loss(&self.model, batch, &self.config);
+        let (loss, parts) = mmv_loss(&self.model, batch, &self.config);
         let value = loss.clone().into_scalar::<f32>() as f64;
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         self.model = self.optim.step(lr, self.model.clone(), grads);
@@ -105,8 +147,9 @@ impl Trainer {
             step: self.step,
             lr,
             loss: value,
-            nce_va,
-            mil_nce_vt,
+            nce_va: parts.nce_va,
+            mil_nce_vt: parts.mil_nce_vt,
+            mil_nce_at: parts.mil_nce_at,
         };
         self.step += 1;
         stats

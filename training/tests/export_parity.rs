@@ -95,6 +95,7 @@ fn check(design: Design, arch: VideoArch) {
     };
     let export = ExportModel {
         model: &model,
+        audio_model: None,
         image: &image_net,
         config: &config,
         vocab: &vocab,

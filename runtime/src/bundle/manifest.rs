@@ -174,6 +174,10 @@ pub struct Manifest {
     pub text: TextSpec,
     pub encoders: Vec<EncoderFile>,
     pub provenance: Provenance,
+    /// Open-set calibration (`mmv-train calibrate-tags`): when present, tagging answers "none"
+    /// below its per-modality cuts. Absent in bundles made before it, which never abstain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_set: Option<crate::open_set::OpenSet>,
 }
 
 /// Errors reading or checking a manifest.
@@ -266,6 +270,9 @@ impl Manifest {
             .map_err(|e| format!("audio.logmel: {e}"))?;
         if self.audio.window_samples == 0 || self.audio.window_frames == 0 {
             return Err("audio window sizes must be positive".into());
+        }
+        if let Some(open_set) = &self.open_set {
+            open_set.validate()?;
         }
         if self.temperature.is_nan() || self.temperature <= 0.0 {
             return Err("temperature must be positive".into());

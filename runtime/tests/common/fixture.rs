@@ -438,6 +438,7 @@ pub fn write_bundle(dir: &Path) -> Manifest {
             data: "none: random weights".into(),
             ..Provenance::default()
         },
+        open_set: None,
     };
     manifest.save(dir).unwrap();
     manifest

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use mmv_training::backend::DeviceChoice;
 use mmv_training::word_vectors::WordVectors;
 use mmv_training::{backend, demo};
 
@@ -33,9 +34,13 @@ pub struct DemoArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// cpu, cuda or vulkan; the GPU backend this binary was built with when absent, else cpu.
+    #[arg(long)]
+    device: Option<DeviceChoice>,
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    backend::choose(args.device.unwrap_or_else(DeviceChoice::build_default))?;
     let config = load_config(args.config.as_ref())?;
     let word_vectors = args
         .glove

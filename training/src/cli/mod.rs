@@ -1,12 +1,14 @@
 //! Argument parsing and dispatch for the `mmv-train` binary: one module per subcommand, each
 //! with its arguments and a `run`, and [`common`] for what several of them share.
 
+mod calibrate_tags;
 mod common;
 mod compare_precisions;
 mod demo;
 mod design_table;
 mod eval;
 mod eval_bundle;
+mod eval_product;
 mod export;
 mod info;
 mod train;
@@ -43,6 +45,14 @@ enum Command {
     /// audio-to-text, and linear probes on the audio and deflated image embeddings. Writes
     /// eval-bundle.json and eval-bundle.md into the bundle folder (not part of its manifest).
     EvalBundle(eval_bundle::EvalBundleArgs),
+    /// Evaluate a bundle the way users meet it: test media written as plain files (WAV,
+    /// PNG/JPEG, Y4M, MJPEG, MP4) through the runtime's public path, audio at every placement,
+    /// stills at every scale and polarity, clips and search, plus the open-set negatives.
+    /// Writes eval-product.md/.json and open-set.png into the bundle folder.
+    EvalProduct(eval_product::EvalProductArgs),
+    /// Choose the bundle's open-set cuts (below them tagging answers "none") on training /
+    /// validation data and label-free negatives, and store them in its manifest.
+    CalibrateTags(calibrate_tags::CalibrateTagsArgs),
     /// How closely one precision of a bundle follows another on a sample of the test data:
     /// per encoder, the cosine between their embeddings and how often their zero-shot answers
     /// agree. For f16 on x86, where tract emulates f16 far too slowly for the full eval-bundle.
@@ -65,6 +75,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
         Command::EvalBundle(a) => eval_bundle::run(a),
+        Command::EvalProduct(a) => eval_product::run(a),
+        Command::CalibrateTags(a) => calibrate_tags::run(a),
         Command::ComparePrecisions(a) => compare_precisions::run(a),
         Command::DesignTable(a) => design_table::run(a),
         Command::Export(a) => export::run(a),

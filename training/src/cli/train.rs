@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use mmv_training::backend::DeviceChoice;
 use mmv_training::data::augment::Augment;
 use mmv_training::data::resolve_data_dir;
 use mmv_training::{backend, run};
@@ -44,9 +45,14 @@ pub struct TrainArgs {
     /// Train without augmentation.
     #[arg(long)]
     no_augment: bool,
+    /// cpu, cuda or vulkan; the GPU backend this binary was built with when absent, else cpu.
+    /// Checked before anything else: a device that cannot run here is a one-line error.
+    #[arg(long)]
+    device: Option<DeviceChoice>,
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    backend::choose(args.device.unwrap_or_else(DeviceChoice::build_default))?;
     let mut config = load_config(args.config.as_ref())?;
     if let Some(s) = args.steps {
         config.optim.total_steps = s;

@@ -3,8 +3,15 @@
 //! horizontal flip (a flipped 2 is not a 2). Audio: gain, background noise, and a time shift of
 //! the word inside the clip.
 //!
+//! The *robust* preset ([`Augment::ROBUST`]) adds what a camera and a microphone meet and the
+//! clean protocol never shows: digits from a quarter of the frame to filling it, dark ink on
+//! light paper, blur, a grey background and sensor noise; words cut by the window's border,
+//! spoken faster or slower, with louder noise and SpecAugment masks; and "empty" clips (nothing
+//! shown, nothing said, no narration), the self-supervised pairs that leave room for "none".
+//!
 //! [`Jitter::draw`] takes every random number a clip's augmentation needs from the clip's own
-//! stream, so a sample stays a pure function of (split, index, seed).
+//! stream, so a sample stays a pure function of (split, index, seed). The robust fields draw
+//! only when they are on, so the standard preset's clips are the same as before they existed.
 
 use rand::Rng;
 
@@ -23,6 +30,34 @@ pub struct Augment {
     pub noise: f32,
     /// Extra shift of the word's placement, as a fraction of the clip, in [-time_shift, time_shift].
     pub time_shift: f32,
+    /// When above zero: the digit's relative size is drawn log-uniformly from
+    /// [wide_scale.0, wide_scale.1] instead of from `scale` (1.0 = 28 px on the 64 px canvas).
+    pub wide_scale: (f32, f32),
+    /// Probability of inverted polarity (dark ink on a light background).
+    pub invert: f32,
+    /// Largest Gaussian blur sigma, in canvas pixels (drawn from [0, blur] for half the clips).
+    pub blur: f32,
+    /// Largest background grey level in [0, 1] (the ink is drawn above it).
+    pub background: f32,
+    /// Largest standard deviation of per-pixel sensor noise, in [0, 1] grey units.
+    pub pixel_noise: f32,
+    /// Probability that the word is placed partly outside the window (up to 40 % of it cut).
+    pub cut_word: f32,
+    /// Speed perturbation: the word is played at a rate drawn from [1 - speed, 1 + speed]
+    /// (tempo and pitch together, as a speaker talking faster and higher).
+    pub speed: f32,
+    /// SpecAugment: this many time masks of up to `time_mask` log-mel frames and as many
+    /// frequency masks of up to `freq_mask` mel bands, each drawn with probability one half.
+    pub spec_masks: usize,
+    pub time_mask: usize,
+    pub freq_mask: usize,
+    /// Probability that a clip is "empty": nothing shown (blank, noisy or cluttered canvas),
+    /// nothing said (silence, noise, a tone), no narration.
+    pub empty: f32,
+    /// Share of clips that get the robust levers above (the others keep the standard jitter):
+    /// with every clip hard, a small network learned four times slower (1000 steps of the
+    /// first robust run barely left chance), so half the clips stay easy.
+    pub robust_share: f32,
 }
 
 impl Augment {
@@ -34,9 +69,21 @@ impl Augment {
         gain_db: 0.0,
         noise: 0.0,
         time_shift: 0.0,
+        wide_scale: (0.0, 0.0),
+        invert: 0.0,
+        blur: 0.0,
+        background: 0.0,
+        pixel_noise: 0.0,
+        cut_word: 0.0,
+        speed: 0.0,
+        spec_masks: 0,
+        time_mask: 0,
+        freq_mask: 0,
+        empty: 0.0,
+        robust_share: 0.0,
     };
 
-    /// The training default.
+    /// The training default of the 1.x releases (the clean protocol's jitter).
     pub const TRAIN: Augment = Augment {
         scale: 0.15,
         brightness: 0.35,
@@ -44,7 +91,41 @@ impl Augment {
         gain_db: 6.0,
         noise: 0.005,
         time_shift: 0.1,
+        ..Augment::NONE
     };
+
+    /// What users feed the product: sizes from a quarter of the frame (0.5: 14 px digit box on
+    /// the 64 px canvas) to filling it (2.3: the 28 px MNIST box stretched over 64 px), either
+    /// polarity, blur, background and noise; words anywhere, cut, faster or slower, noisier;
+    /// one clip in eight empty.
+    pub const ROBUST: Augment = Augment {
+        scale: 0.15,
+        brightness: 0.35,
+        shift_px: 1.0,
+        gain_db: 10.0,
+        noise: 0.03,
+        time_shift: 0.1,
+        wide_scale: (0.5, 2.3),
+        invert: 0.35,
+        blur: 1.2,
+        background: 0.3,
+        pixel_noise: 0.06,
+        cut_word: 0.3,
+        speed: 0.15,
+        spec_masks: 2,
+        time_mask: 12,
+        freq_mask: 6,
+        empty: 0.125,
+        robust_share: 0.5,
+    };
+
+    /// The preset a config names.
+    pub fn preset(preset: crate::config::AugmentPreset) -> Augment {
+        match preset {
+            crate::config::AugmentPreset::Standard => Augment::TRAIN,
+            crate::config::AugmentPreset::Robust => Augment::ROBUST,
+        }
+    }
 }
 
 /// One clip's drawn augmentation.
@@ -60,6 +141,152 @@ pub struct Jitter {
     pub time_shift: f32,
     /// Seed of the noise samples.
     pub noise_seed: u64,
+    /// The robust preset's draws; [`Robust::none`] under the other presets.
+    pub robust: Robust,
+}
+
+/// The robust preset's share of a clip's jitter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Robust {
+    /// Whether this clip got the robust levers (see [`Augment::robust_share`]).
+    pub full: bool,
+    pub invert: bool,
+    pub blur_sigma: f32,
+    /// Background grey level in [0, 1].
+    pub background: f32,
+    pub pixel_noise: f32,
+    /// Where the word starts, as a fraction of the clip (may be negative or past the end minus
+    /// the word: the word is cut); None: the usual placement inside the clip.
+    pub cut_start: Option<f32>,
+    pub speed: f32,
+    /// (start, width) of each time mask and each frequency mask.
+    pub time_masks: Vec<(f32, usize)>,
+    pub freq_masks: Vec<(f32, usize)>,
+    /// An empty clip: what it shows and what it sounds like.
+    pub empty: Option<(EmptyVideo, EmptyAudio)>,
+    /// Seed of the per-pixel noise and of the empty clip's content.
+    pub seed: u64,
+}
+
+/// What an empty clip shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmptyVideo {
+    /// Only the background (and the sensor noise).
+    Blank,
+    /// Random strokes, boxes and blobs that are no digit, moving like one.
+    Clutter,
+    /// Strong random noise.
+    Noise,
+}
+
+/// What an empty clip sounds like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmptyAudio {
+    Silence,
+    WhiteNoise,
+    PinkNoise,
+    /// A steady or gliding tone.
+    Tone,
+}
+
+impl Robust {
+    pub fn none() -> Self {
+        Self {
+            full: false,
+            invert: false,
+            blur_sigma: 0.0,
+            background: 0.0,
+            pixel_noise: 0.0,
+            cut_start: None,
+            speed: 1.0,
+            time_masks: Vec::new(),
+            freq_masks: Vec::new(),
+            empty: None,
+            seed: 0,
+        }
+    }
+
+    fn draw(a: &Augment, rng: &mut impl Rng) -> Self {
+        let full = rng.random::<f32>() < a.robust_share;
+        let off = Augment {
+            empty: a.empty,
+            ..Augment::NONE
+        };
+        let a = if full { a } else { &off };
+        let chance = |rng: &mut dyn rand::RngCore, p: f32| p > 0.0 && rng.random::<f32>() < p;
+        let up_to = |rng: &mut dyn rand::RngCore, m: f32| {
+            if m > 0.0 {
+                rng.random_range(0.0..=m)
+            } else {
+                0.0
+            }
+        };
+        let invert = chance(rng, a.invert);
+        let blur_sigma = if chance(rng, 0.5) {
+            up_to(rng, a.blur)
+        } else {
+            0.0
+        };
+        let background = up_to(rng, a.background);
+        let pixel_noise = up_to(rng, a.pixel_noise);
+        // A cut word starts up to 40 % of its own length before the clip or ends as far past
+        // it; the fraction is of the clip and is resolved against the word's length later.
+        let cut_start = chance(rng, a.cut_word).then(|| rng.random_range(-0.4f32..=0.4));
+        let speed = 1.0 + up_to(rng, 2.0 * a.speed) - a.speed;
+        let masks = |width: usize, rng: &mut dyn rand::RngCore| {
+            let mut out = Vec::new();
+            for _ in 0..a.spec_masks {
+                if width > 0 && chance(rng, 0.5) {
+                    out.push((rng.random::<f32>(), rng.random_range(1..=width)));
+                }
+            }
+            out
+        };
+        let time_masks = masks(a.time_mask, rng);
+        let freq_masks = masks(a.freq_mask, rng);
+        let empty = chance(rng, a.empty).then(|| {
+            let video = match rng.random_range(0..3) {
+                0 => EmptyVideo::Blank,
+                1 => EmptyVideo::Clutter,
+                _ => EmptyVideo::Noise,
+            };
+            let audio = match rng.random_range(0..4) {
+                0 => EmptyAudio::Silence,
+                1 => EmptyAudio::WhiteNoise,
+                2 => EmptyAudio::PinkNoise,
+                _ => EmptyAudio::Tone,
+            };
+            (video, audio)
+        });
+        Self {
+            full,
+            invert,
+            blur_sigma,
+            background,
+            pixel_noise,
+            cut_start,
+            speed,
+            time_masks,
+            freq_masks,
+            empty,
+            seed: rng.random(),
+        }
+    }
+}
+
+impl Augment {
+    /// Whether any robust field is on (only then does [`Jitter::draw`] draw them).
+    pub fn is_robust(&self) -> bool {
+        self.wide_scale.1 > 0.0
+            || self.invert > 0.0
+            || self.blur > 0.0
+            || self.background > 0.0
+            || self.pixel_noise > 0.0
+            || self.cut_word > 0.0
+            || self.speed > 0.0
+            || self.spec_masks > 0
+            || self.empty > 0.0
+    }
 }
 
 impl Jitter {
@@ -71,7 +298,7 @@ impl Jitter {
                 0.0
             }
         };
-        let scale = 1.0 + sym(a.scale);
+        let mut scale = 1.0 + sym(a.scale);
         let brightness = 1.0 - sym(a.brightness).abs();
         let shifts = (0..frames)
             .map(|_| (sym(a.shift_px), sym(a.shift_px)))
@@ -80,6 +307,16 @@ impl Jitter {
         let noise = sym(a.noise).abs();
         let time_shift = sym(a.time_shift);
         let noise_seed = if noise > 0.0 { rng.random() } else { 0 };
+        let robust = if a.is_robust() {
+            let robust = Robust::draw(a, rng);
+            if a.wide_scale.1 > 0.0 && robust.full {
+                let (lo, hi) = (a.wide_scale.0.max(1e-3).ln(), a.wide_scale.1.ln());
+                scale = rng.random_range(lo..=hi.max(lo)).exp();
+            }
+            robust
+        } else {
+            Robust::none()
+        };
         Self {
             scale,
             brightness,
@@ -88,6 +325,7 @@ impl Jitter {
             noise,
             time_shift,
             noise_seed,
+            robust,
         }
     }
 
@@ -101,6 +339,7 @@ impl Jitter {
             noise: 0.0,
             time_shift: 0.0,
             noise_seed: 0,
+            robust: Robust::none(),
         }
     }
 }
@@ -118,5 +357,36 @@ mod tests {
         assert!((0.85..=1.15).contains(&j.scale));
         assert!((0.65..=1.0).contains(&j.brightness));
         assert!(j.gain > 0.49 && j.gain < 2.0);
+        assert_eq!(j.robust, Robust::none());
+    }
+
+    #[test]
+    fn robust_preset_draws_every_lever() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let draws: Vec<Jitter> = (0..400)
+            .map(|_| Jitter::draw(&Augment::ROBUST, 8, &mut rng))
+            .collect();
+        let share = |f: &dyn Fn(&Jitter) -> bool| {
+            draws.iter().filter(|j| f(j)).count() as f32 / draws.len() as f32
+        };
+        assert!(draws.iter().all(|j| (0.5..=2.3).contains(&j.scale)));
+        assert!((0.4..0.6).contains(&share(&|j| j.robust.full)));
+        // Clips without the robust levers keep the standard jitter.
+        assert!(
+            draws
+                .iter()
+                .filter(|j| !j.robust.full)
+                .all(|j| (0.85..=1.15).contains(&j.scale) && !j.robust.invert)
+        );
+        assert!(share(&|j| j.scale < 0.8) > 0.07 && share(&|j| j.scale > 1.6) > 0.07);
+        assert!((0.1..0.25).contains(&share(&|j| j.robust.invert)));
+        assert!((0.08..0.22).contains(&share(&|j| j.robust.cut_start.is_some())));
+        assert!((0.07..0.2).contains(&share(&|j| j.robust.empty.is_some())));
+        assert!(share(&|j| !j.robust.time_masks.is_empty()) > 0.25);
+        assert!(
+            draws
+                .iter()
+                .all(|j| (0.85..=1.15).contains(&j.robust.speed))
+        );
     }
 }

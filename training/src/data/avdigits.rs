@@ -185,11 +185,25 @@ impl AvDigits {
         self.render(&self.plan(split, index, seed), augment)
     }
 
-    /// Renders a planned clip: the moving digit, the placed word, and K narrations.
+    /// Renders a planned clip: the moving digit, the placed word, and K narrations; or, when
+    /// the jitter draws an empty clip, nothing shown, nothing said and no narration (all-padding
+    /// ids, which the loss leaves out as anchors and keeps as negatives).
     pub fn render(&self, plan: &ClipPlan, augment: &Augment) -> Sample {
         let mut rng = StdRng::seed_from_u64(plan.stream);
         let frames = self.config.video.frames;
         let jitter = Jitter::draw(augment, frames, &mut rng);
+        if let Some((shown, heard)) = jitter.robust.empty {
+            let mut canvas = super::empty_clip::video(shown, frames, jitter.robust.seed);
+            moving_mnist::apply_look(&mut canvas, &jitter.robust);
+            let video = self.canvas_to_clip(&canvas);
+            let rate = self.config.audio.logmel.sample_rate;
+            let n = self.config.clip_samples();
+            let sound = super::empty_clip::audio(heard, n, rate, jitter.robust.seed ^ 0xA0D);
+            let audio = self.finish_audio(sound, &jitter);
+            let k = self.config.text.narrations_per_clip;
+            let text = vec![0u32; k * self.config.text.max_words];
+            return Sample { video, audio, text };
+        }
         let motion = Motion::random(DIGIT * jitter.scale, &mut rng);
         let video = self.video(plan.image, motion, &jitter);
         let audio = self.place_audio(&self.waveforms[plan.take], &jitter, Some(&mut rng));
@@ -230,7 +244,13 @@ impl AvDigits {
     /// front end.
     pub fn video(&self, image: usize, motion: Motion, jitter: &Jitter) -> Vec<f32> {
         let m = &self.mnist;
-        let canvas = moving_mnist::render(m.image(image), m.rows, m.cols, motion, jitter);
+        let mut canvas = moving_mnist::render(m.image(image), m.rows, m.cols, motion, jitter);
+        moving_mnist::apply_look(&mut canvas, &jitter.robust);
+        self.canvas_to_clip(&canvas)
+    }
+
+    /// Canvas frames -> [C, T, H, W] through the runtime's frame front end.
+    fn canvas_to_clip(&self, canvas: &[Vec<u8>]) -> Vec<f32> {
         let v = &self.config.video;
         let plane = v.size * v.size;
         let mut out = vec![0.0f32; v.channels * v.frames * plane];
@@ -250,7 +270,29 @@ impl AvDigits {
     pub fn place_audio(&self, word: &[f32], jitter: &Jitter, rng: Option<&mut StdRng>) -> Vec<f32> {
         let n = self.config.clip_samples();
         let mut clip = vec![0.0f32; n];
+        let sped;
+        let word = if (jitter.robust.speed - 1.0).abs() > 1e-3 {
+            sped = change_speed(word, jitter.robust.speed);
+            &sped[..]
+        } else {
+            word
+        };
         let len = word.len();
+        if let Some(cut) = jitter.robust.cut_start {
+            // Cut by the window's border: the word starts before the clip or ends after it.
+            let start = if cut < 0.0 {
+                (cut * len as f32) as isize
+            } else {
+                n as isize - ((1.0 - cut) * len as f32) as isize
+            };
+            for (i, &s) in word.iter().enumerate() {
+                let t = start + i as isize;
+                if (0..n as isize).contains(&t) {
+                    clip[t as usize] = s * jitter.gain;
+                }
+            }
+            return self.finish_audio(clip, jitter);
+        }
         let (src, dst) = if len >= n {
             // A word longer than the clip (2 of 3,000 takes): keep a window of it.
             let room = len - n;
@@ -271,6 +313,11 @@ impl AvDigits {
         for (o, &s) in clip[dst..dst + src.len()].iter_mut().zip(src) {
             *o = s * jitter.gain;
         }
+        self.finish_audio(clip, jitter)
+    }
+
+    /// Noise, clipping, the log-mel front end and SpecAugment's masks.
+    fn finish_audio(&self, mut clip: Vec<f32>, jitter: &Jitter) -> Vec<f32> {
         if jitter.noise > 0.0 {
             // The noise's own stream, so that switching noise on does not move anything else.
             let mut noise_rng = StdRng::seed_from_u64(jitter.noise_seed);
@@ -282,7 +329,37 @@ impl AvDigits {
         for o in &mut clip {
             *o = o.clamp(-1.0, 1.0);
         }
-        self.logmel.compute(&clip).data
+        let mut spec = self.logmel.compute(&clip).data;
+        let r = &jitter.robust;
+        if !r.time_masks.is_empty() || !r.freq_masks.is_empty() {
+            let mels = self.config.audio.logmel.n_mels;
+            let frames = spec.len() / mels;
+            // Masked cells take the clip's mean, as SpecAugment's mean-masking does.
+            let mean = spec.iter().sum::<f32>() / spec.len().max(1) as f32;
+            for &(at, width) in &r.time_masks {
+                let t0 = (at * frames.saturating_sub(width) as f32) as usize;
+                for t in t0..(t0 + width).min(frames) {
+                    spec[t * mels..(t + 1) * mels].fill(mean);
+                }
+            }
+            for &(at, width) in &r.freq_masks {
+                let m0 = (at * mels.saturating_sub(width) as f32) as usize;
+                for t in 0..frames {
+                    spec[t * mels + m0..t * mels + (m0 + width).min(mels)].fill(mean);
+                }
+            }
+        }
+        spec
+    }
+
+    /// FSDD take `take` as decoded at the front end's rate (for product-path evaluation).
+    pub fn waveform(&self, take: usize) -> &[f32] {
+        &self.waveforms[take]
+    }
+
+    /// Held-out recording `i` as decoded at the front end's rate.
+    pub fn heldout_waveform(&self, i: usize) -> &[f32] {
+        &self.heldout_waveforms[i]
     }
 
     /// The log-mel of FSDD take `take` (index into `recordings`) centred in a clip, clean.
@@ -316,4 +393,20 @@ impl AvDigits {
     pub fn images(&self, split: ClipSplit, digit: u8) -> &[usize] {
         &self.images[split_slot(split)][digit as usize]
     }
+}
+
+/// Plays `word` `rate` times faster (tempo and pitch together) by linear interpolation; an
+/// augmentation only, where an interpolating resampler's few-percent aliasing does not matter.
+fn change_speed(word: &[f32], rate: f32) -> Vec<f32> {
+    let n = ((word.len() as f32) / rate).floor() as usize;
+    (0..n)
+        .map(|i| {
+            let x = i as f32 * rate;
+            let j = x as usize;
+            let f = x - j as f32;
+            let a = word[j.min(word.len() - 1)];
+            let b = word[(j + 1).min(word.len() - 1)];
+            a + (b - a) * f
+        })
+        .collect()
 }

@@ -12,6 +12,7 @@
 
 pub mod augment;
 pub mod avdigits;
+pub mod empty_clip;
 pub mod fsdd;
 pub mod mnist;
 pub mod moving_mnist;

@@ -5,7 +5,10 @@
 
 use rand::Rng;
 
-use super::augment::Jitter;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::augment::{Jitter, Robust};
 
 /// Canvas side in pixels.
 pub const CANVAS: usize = 64;
@@ -134,6 +137,75 @@ fn draw(
     }
 }
 
+/// What a camera adds to the rendered canvas (the robust preset): the ink lifted above a grey
+/// background, a Gaussian blur, inverted polarity (dark ink on light paper) and sensor noise.
+/// Does nothing for [`Robust::none`].
+pub fn apply_look(frames: &mut [Vec<u8>], look: &Robust) {
+    if look.background == 0.0 && look.blur_sigma == 0.0 && !look.invert && look.pixel_noise == 0.0 {
+        return;
+    }
+    let mut rng = StdRng::seed_from_u64(look.seed ^ 0x1005);
+    let kernel = gaussian_kernel(look.blur_sigma);
+    for frame in frames.iter_mut() {
+        let mut v: Vec<f32> = frame.iter().map(|&p| f32::from(p) / 255.0).collect();
+        if kernel.len() > 1 {
+            v = blur(&v, &kernel);
+        }
+        for p in &mut v {
+            let mut x = look.background + (1.0 - look.background) * *p;
+            if look.invert {
+                x = 1.0 - x;
+            }
+            if look.pixel_noise > 0.0 {
+                let g: f32 = (0..4).map(|_| rng.random::<f32>() - 0.5).sum::<f32>() * 1.7;
+                x += g * look.pixel_noise;
+            }
+            *p = x;
+        }
+        for (o, x) in frame.iter_mut().zip(v) {
+            *o = (x * 255.0).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+}
+
+fn gaussian_kernel(sigma: f32) -> Vec<f32> {
+    if sigma < 0.2 {
+        return vec![1.0];
+    }
+    let r = (sigma * 2.5).ceil() as i32;
+    let k: Vec<f32> = (-r..=r)
+        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let sum: f32 = k.iter().sum();
+    k.into_iter().map(|x| x / sum).collect()
+}
+
+/// Separable blur of one CANVAS x CANVAS plane, edges clamped.
+fn blur(v: &[f32], k: &[f32]) -> Vec<f32> {
+    let r = (k.len() / 2) as isize;
+    let n = CANVAS as isize;
+    let pass = |src: &[f32], horizontal: bool| -> Vec<f32> {
+        let mut out = vec![0.0; src.len()];
+        for y in 0..n {
+            for x in 0..n {
+                let mut acc = 0.0;
+                for (i, w) in k.iter().enumerate() {
+                    let d = i as isize - r;
+                    let (sx, sy) = if horizontal {
+                        ((x + d).clamp(0, n - 1), y)
+                    } else {
+                        (x, (y + d).clamp(0, n - 1))
+                    };
+                    acc += w * src[(sy * n + sx) as usize];
+                }
+                out[(y * n + x) as usize] = acc;
+            }
+        }
+        out
+    };
+    pass(&pass(v, true), false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +252,28 @@ mod tests {
         assert_ne!(frames[0], frames[1]);
         assert_eq!(bounce(-1.0, -2.0, 10.0), (1.0, 2.0));
         assert_eq!(bounce(12.0, 3.0, 10.0), (8.0, -3.0));
+    }
+
+    #[test]
+    fn look_inverts_blurs_and_lifts_the_background() {
+        let clean = render(&square(), 28, 28, Motion::still(DIGIT), &Jitter::none(1));
+        let mut frames = clean.clone();
+        apply_look(&mut frames, &Robust::none());
+        assert_eq!(frames, clean);
+        let look = Robust {
+            invert: true,
+            background: 0.2,
+            blur_sigma: 1.0,
+            ..Robust::none()
+        };
+        apply_look(&mut frames, &look);
+        let f = &frames[0];
+        // Background 0.2 inverted: 204; the square's centre stays full ink, now black.
+        assert_eq!(f[0], 204);
+        let off = 18;
+        assert_eq!(f[(off + 14) * CANVAS + off + 14], 0);
+        // The blur leaves grey at the square's edge.
+        let edge = f[(off + 14) * CANVAS + off + 8];
+        assert!(edge > 30 && edge < 200, "{edge}");
     }
 }

@@ -17,6 +17,7 @@
 pub mod agreement;
 pub mod bundle;
 pub mod linear_probe;
+pub mod product;
 pub mod retrieval;
 pub mod zero_shot;
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use mmv_runtime::bundle::manifest::{Manifest, Precision};
 
-use super::{CalibrationSet, ExportModel, ExportOptions, export_bundle};
+use super::{CalibrationSet, ExportModel, ExportOptions, bn_stats, export_bundle};
 use crate::data::augment::Augment;
 use crate::data::splits::ClipSplit;
 use crate::deflate::deflate_calibrated;
@@ -84,6 +84,30 @@ pub fn export_run(
             })
             .collect(),
     };
+    // FAC: each modality's own statistics in the shared va -> vat BatchNorm.
+    let logmel_shape = [
+        samples[0].audio.len() / config.audio.logmel.n_mels,
+        config.audio.logmel.n_mels,
+    ];
+    let clip_shape = [c, config.video.frames, s, s];
+    let clips: Vec<Vec<f32>> = samples.iter().map(|x| x.video.clone()).collect();
+    let (video_model, audio_model, bn_note) = match bn_stats::fac_map_statistics(
+        &model,
+        &clips,
+        clip_shape,
+        &calibration.logmels,
+        logmel_shape,
+    ) {
+        Some((v, a)) => (
+            bn_stats::with_map_statistics(&model, &v),
+            Some(bn_stats::with_map_statistics(&model, &a)),
+            format!(
+                "; FAC va -> vat BatchNorm statistics re-estimated per modality on {n} train clips \
+                 and {n} train audio windows"
+            ),
+        ),
+        None => (model.clone(), None, String::new()),
+    };
     let eval_summary = read_eval_summary(&options.run);
     let step = run::read_metrics(&options.run)
         .ok()
@@ -95,7 +119,7 @@ pub fn export_run(
         version: options.version.clone(),
         training_config: toml::to_string(config)?,
         data: format!(
-            "AV-Digits from {} (MNIST train images 0-7999, FSDD train takes), seed {}",
+            "AV-Digits from {} (MNIST train images 0-7999, FSDD train takes), seed {}{bn_note}",
             meta.data_dir.display(),
             meta.seed
         ),
@@ -103,7 +127,8 @@ pub fn export_run(
         step,
     };
     let export = ExportModel {
-        model: &model,
+        model: &video_model,
+        audio_model: audio_model.as_ref(),
         image: &image_net,
         config,
         vocab: &words.vocab,

@@ -7,6 +7,7 @@
 //! lower Conv3d, 3D pools or mean_dim. Shapes are fixed with batch 1, which keeps tract on its
 //! fast paths.
 
+pub mod bn_stats;
 pub mod calibrate;
 pub mod from_run;
 pub mod graphs;
@@ -69,6 +70,9 @@ pub struct ExportOptions {
 /// A model ready for export: inference-mode modules (call `.valid()` first).
 pub struct ExportModel<'a> {
     pub model: &'a Mmv,
+    /// The model whose heads the audio graph uses, when audio has BatchNorm statistics of its
+    /// own ([`bn_stats`]); None: `model`'s.
+    pub audio_model: Option<&'a Mmv>,
     pub image: &'a ImageNet,
     pub config: &'a MmvConfig,
     pub vocab: &'a Vocab,
@@ -143,7 +147,8 @@ pub fn build_graph(
         EncoderKind::Audio => {
             let fmap = graphs::resnet2d(&mut g, "audio", &x, &m.model.audio.resnet, None);
             let f = graphs::global_pool(&mut g, &fmap);
-            let (va, vat) = graphs::audio_heads(&mut g, &f, &m.model.heads);
+            let heads = &m.audio_model.unwrap_or(m.model).heads;
+            let (va, vat) = graphs::audio_heads(&mut g, &f, heads);
             (Some(va), vat)
         }
         EncoderKind::Text => {
@@ -307,6 +312,7 @@ pub fn export_bundle(
             step: options.step,
             exporter: format!("mmv-train export {}", env!("CARGO_PKG_VERSION")),
         },
+        open_set: None,
     };
     manifest
         .validate()

@@ -1,0 +1,68 @@
+//! `mmv-train calibrate-tags`: chooses a bundle's open-set cuts (when tagging answers "none")
+//! on training / validation data and label-free negatives, and stores them in its manifest.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use mmv_training::data::resolve_data_dir;
+use mmv_training::eval::product::calibrate::{self, CalibrateOptions};
+
+#[derive(Args)]
+pub struct CalibrateTagsArgs {
+    /// The bundle folder; its manifest.json gains an `open_set` section.
+    #[arg(long)]
+    bundle: PathBuf,
+    /// The shared data folder; $MMV_DATA when absent.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// In-domain inputs per row (training FSDD takes, MNIST probe-validation images).
+    #[arg(long, default_value_t = 200)]
+    per_row: usize,
+    /// Negative inputs per kind.
+    #[arg(long, default_value_t = 100)]
+    negatives_per_kind: usize,
+    /// The most each negative kind may be tagged on the calibration data (0 to 1). Below the
+    /// 2 % that the evaluation allows, as a margin for the evaluation set's other inputs.
+    #[arg(long, default_value_t = 0.01)]
+    target: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print the calibration without writing it into the manifest.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub fn run(args: CalibrateTagsArgs) -> anyhow::Result<()> {
+    if !(0.0..1.0).contains(&args.target) {
+        anyhow::bail!("--target must be in [0, 1), got {}", args.target);
+    }
+    let data_dir = resolve_data_dir(args.data.as_deref())?;
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let options = CalibrateOptions {
+        bundle: args.bundle.clone(),
+        data_dir,
+        per_row: args.per_row,
+        negatives_per_kind: args.negatives_per_kind,
+        target: args.target,
+        seed: args.seed,
+        command: format!(
+            "mmv-train calibrate-tags --bundle {} --per-row {} --negatives-per-kind {} --target {}",
+            args.bundle.display(),
+            args.per_row,
+            args.negatives_per_kind,
+            args.target
+        ),
+    };
+    let open_set = calibrate::calibrate(&options, |what| bar.set_message(what.to_string()))?;
+    bar.finish_and_clear();
+    println!("{}", serde_json::to_string_pretty(&open_set)?);
+    if !args.dry_run {
+        calibrate::store(&args.bundle, &open_set)?;
+        println!("stored in {}", args.bundle.join("manifest.json").display());
+    }
+    Ok(())
+}

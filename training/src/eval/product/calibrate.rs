@@ -1,0 +1,197 @@
+//! `mmv-train calibrate-tags`: chooses a bundle's open-set cuts and stores them in its manifest
+//! (`open_set`, see `mmv_runtime::open_set`).
+//!
+//! Per modality, the cut on the best label's cosine similarity is the lowest at which every
+//! kind of label-free negative (the calibration set of [`super::negatives`]) is tagged at most
+//! `target` of the time. Only training and validation data are read: FSDD takes that
+//! self-supervised training used (no test take of either protocol), MNIST's probe-validation
+//! images (7200..8000, inside the train split), and negatives made here. Never a test split.
+//! The fused (audio + video) cut is the mean of the two, as the fused score is their mean.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use mmv_runtime::bundle::manifest::{MANIFEST_FILE, Precision};
+use mmv_runtime::open_set::{ModalityCalibration, OpenSet, choose_threshold, share_at_or_above};
+
+use super::rows::{self, Placement, spread};
+use super::{Product, ProductError, Purpose, Row};
+use crate::data::splits::{MNIST_PROBE_VAL, fsdd_pretrain};
+
+#[derive(Clone, Debug)]
+pub struct CalibrateOptions {
+    pub bundle: PathBuf,
+    pub data_dir: PathBuf,
+    /// In-domain inputs per row (takes, images, clips).
+    pub per_row: usize,
+    pub negatives_per_kind: usize,
+    /// The most each negative kind may be tagged on the calibration data.
+    pub target: f32,
+    pub seed: u64,
+    /// The command line, recorded in the manifest.
+    pub command: String,
+}
+
+/// Measures the calibration data through the product path (fp32) and returns the cuts.
+pub fn calibrate(
+    options: &CalibrateOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<OpenSet, ProductError> {
+    progress("opening the bundle");
+    let product = Product::open(&options.bundle, Precision::Fp32)?;
+    let data = rows::load_data(&product, &options.data_dir)?;
+    let work = super::tempfile_dir()?;
+    let result = (|| {
+        let mut positives: BTreeMap<&str, Vec<Row>> = BTreeMap::new();
+        // Audio: takes that training itself used, as they are and inside a longer recording.
+        let takes: Vec<usize> = (0..data.recordings.len())
+            .filter(|&i| fsdd_pretrain(&data.recordings[i]))
+            .collect();
+        let takes = spread(&takes, options.per_row);
+        for (k, placement) in [
+            Placement::AsIs,
+            Placement::InRecording {
+                windows: 3,
+                at: 0.4,
+            },
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            progress("positives: FSDD training takes");
+            let mut row = Row::new("audio", "training takes", "audio");
+            rows::audio_row(
+                &product,
+                &data,
+                &mut row,
+                &takes,
+                false,
+                placement,
+                None,
+                &work.join(format!("a{k}")),
+            )?;
+            positives.entry("audio").or_default().push(row);
+        }
+        // Stills and clips: MNIST probe-validation images (train split).
+        let val: Vec<usize> = spread(&MNIST_PROBE_VAL.collect::<Vec<_>>(), options.per_row);
+        for (k, (_, style)) in rows::still_styles().into_iter().enumerate() {
+            progress("positives: validation stills");
+            let mut row = Row::new("image", "validation stills", "image");
+            rows::still_row(
+                &product,
+                &data,
+                &mut row,
+                &val,
+                style,
+                &work.join(format!("s{k}")),
+            )?;
+            positives.entry("image").or_default().push(row);
+        }
+        progress("positives: validation clips");
+        let clips = rows::write_clips(
+            &product,
+            &data,
+            &val,
+            &work.join("clips"),
+            false,
+            options.seed,
+        )?;
+        let mut row = Row::new("video", "validation clips", "video");
+        rows::clip_row(&product, &mut row, &clips)?;
+        positives.entry("video").or_default().push(row);
+
+        let negatives = rows::negative_rows(
+            &product,
+            &options.data_dir,
+            Purpose::Calibration,
+            options.negatives_per_kind,
+            &work.join("negatives"),
+            &mut progress,
+        )?;
+        let mut thresholds = BTreeMap::new();
+        let mut calibration = BTreeMap::new();
+        for modality in ["audio", "image", "video"] {
+            let kinds: BTreeMap<String, Vec<f32>> = negatives
+                .iter()
+                .filter(|r| r.modality == modality)
+                .map(|r| {
+                    // Inputs without an answer (silence the runtime skips) are never tagged.
+                    (r.kind.clone(), r.scores.clone())
+                })
+                .collect();
+            let Some(cut) = choose_threshold(&kinds, options.target) else {
+                continue;
+            };
+            let pos: Vec<(f32, bool)> = positives
+                .get(modality)
+                .into_iter()
+                .flatten()
+                .flat_map(|r| r.scores.iter().copied())
+                .collect();
+            let kept = pos.iter().filter(|(s, right)| *right && *s >= cut).count();
+            let right = pos.iter().filter(|(_, right)| *right).count();
+            thresholds.insert(modality.to_string(), cut);
+            calibration.insert(
+                modality.to_string(),
+                ModalityCalibration {
+                    positives: pos.len(),
+                    positives_kept: kept as f32 / right.max(1) as f32,
+                    negatives: negatives
+                        .iter()
+                        .filter(|r| r.modality == modality)
+                        .map(|r| {
+                            let tagged = share_at_or_above(&r.scores, cut) * r.scores.len() as f32;
+                            (r.kind.clone(), (r.n, tagged / r.n.max(1) as f32))
+                        })
+                        .collect(),
+                },
+            );
+        }
+        if let (Some(&v), Some(&a)) = (thresholds.get("video"), thresholds.get("audio")) {
+            thresholds.insert("fused".into(), 0.5 * (v + a));
+        }
+        Ok(OpenSet {
+            thresholds,
+            method: format!(
+                "per-modality cut on the best label's cosine similarity: the lowest at which each \
+                 kind of label-free negative is tagged at most {:.1} % of the time, measured through \
+                 the runtime on files (training FSDD takes, MNIST probe-validation images 7200..8000 \
+                 as stills and clips, and {} negatives per kind: noises, tones, espeak-ng words, \
+                 letters, shapes, blank/noise images and clips, the first half of each footage \
+                 file); fused = mean of video and audio",
+                100.0 * options.target,
+                options.negatives_per_kind
+            ),
+            labels: "avdigits".into(),
+            target_negative_rate: options.target,
+            made_by: options.command.clone(),
+            calibration,
+        })
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+/// Stores `open_set` in the bundle's manifest, leaving every other field as it was.
+pub fn store(bundle: &Path, open_set: &OpenSet) -> Result<(), ProductError> {
+    let path = bundle.join(MANIFEST_FILE);
+    let fail = |problem: String| ProductError::Bundle {
+        path: path.clone(),
+        problem,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| fail(e.to_string()))?;
+    let mut value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
+    let obj = value
+        .as_object_mut()
+        .ok_or_else(|| fail("the manifest is not a JSON object".into()))?;
+    obj.insert(
+        "open_set".into(),
+        serde_json::to_value(open_set).expect("open-set calibration serialises"),
+    );
+    let out = serde_json::to_string_pretty(&value).expect("JSON serialises");
+    // Written beside and renamed, so a crash never leaves half a manifest.
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, out + "\n").map_err(|e| fail(e.to_string()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| fail(e.to_string()))
+}

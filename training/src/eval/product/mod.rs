@@ -1,0 +1,360 @@
+//! The product-path evaluation (`mmv-train eval-product`): test media written as the plain
+//! files a user would hand to `mmv tag` and `mmv search` (WAV, PNG, JPEG, Y4M, MJPEG), read and
+//! embedded by the runtime's public path ([`Pipeline`], the code behind `mmv tag`, `mmv index`,
+//! `mmv search` and the daemon), and scored the way the product decides: a file's answer per
+//! modality is the label of its most similar window (max over windows), and a calibrated bundle
+//! answers "none" below its cut. Never training-side tensors.
+//!
+//! [`run`] measures one precision of one bundle: in-domain rows (audio, stills, clips, search)
+//! with right / wrong / abstained, and the open-set rows (label-free negatives per kind, see
+//! [`negatives`]) with the share tagged. [`report`] writes the tables, JSON and plot.
+
+pub mod calibrate;
+pub mod media;
+pub mod negatives;
+pub mod report;
+pub mod rows;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use mmv_runtime::bundle::manifest::Precision;
+use mmv_runtime::bundle::{Bundle, BundleOptions};
+use mmv_runtime::ingest::OpenOptions;
+use mmv_runtime::pipeline::{Pipeline, PipelineError};
+use mmv_runtime::tag::{LabelSet, Tagger};
+use serde::Serialize;
+
+use crate::data::DataError;
+
+pub use negatives::Purpose;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProductError {
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Index(#[from] mmv_runtime::index::IndexError),
+    #[error("cannot write {path}: {problem}")]
+    Write { path: PathBuf, problem: String },
+    #[error("{tool}: {problem}")]
+    Tool { tool: &'static str, problem: String },
+    #[error("{path}: {problem}")]
+    Bundle { path: PathBuf, problem: String },
+}
+
+/// What `eval-product` measures.
+#[derive(Clone, Debug)]
+pub struct ProductOptions {
+    pub bundle: PathBuf,
+    pub data_dir: PathBuf,
+    pub precision: Precision,
+    /// Inputs per in-domain row (test takes, test images, test clips), the first N.
+    pub per_row: usize,
+    /// Negative inputs per kind.
+    pub negatives_per_kind: usize,
+    /// Where the media files are written (a temporary folder when None).
+    pub work_dir: Option<PathBuf>,
+    pub seed: u64,
+}
+
+/// A file's answer in one modality: the best label of its most similar window.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Answer {
+    pub label: usize,
+    pub similarity: f32,
+}
+
+/// A file's answers per modality ("video", "audio", "image", "fused").
+pub type FileAnswers = BTreeMap<&'static str, Answer>;
+
+/// A bundle at one precision, with the product's default labels (the ten digit words).
+pub struct Product {
+    pub pipeline: Pipeline,
+    pub tagger: Tagger,
+    pub open: OpenOptions,
+}
+
+impl Product {
+    pub fn open(bundle: &Path, precision: Precision) -> Result<Self, ProductError> {
+        let b = Bundle::open(
+            bundle,
+            &BundleOptions {
+                precision: Some(precision),
+                ..Default::default()
+            },
+        )
+        .map_err(PipelineError::from)?;
+        let pipeline = Pipeline::new(b);
+        let tagger = pipeline.tagger(&LabelSet::avdigits())?;
+        let open = OpenOptions {
+            mjpeg_fps: f64::from(pipeline.bundle.manifest.video.fps),
+            ..OpenOptions::default()
+        };
+        Ok(Self {
+            pipeline,
+            tagger,
+            open,
+        })
+    }
+
+    /// The cut of a modality from the bundle's open-set calibration (None: not calibrated).
+    pub fn cut(&self, modality: &str) -> Option<f32> {
+        self.pipeline
+            .bundle
+            .manifest
+            .open_set
+            .as_ref()
+            .and_then(|o| o.threshold(modality))
+    }
+
+    /// Reads `path` through the runtime and answers per modality; `stride_s` as `mmv tag
+    /// --stride`; `window`: only clips starting in [from, to) seconds count.
+    pub fn answer(
+        &self,
+        path: &Path,
+        stride_s: Option<f64>,
+        window: Option<(f64, f64)>,
+    ) -> Result<FileAnswers, ProductError> {
+        let mut clips = self.pipeline.open(path, &self.open, stride_s)?;
+        let mut best = FileAnswers::new();
+        let mut keep = |m: &'static str, a: Answer| {
+            let e = best.entry(m).or_insert(a);
+            if a.similarity > e.similarity {
+                *e = a;
+            }
+        };
+        while let Some(clip) = clips.next(0, false)? {
+            if let Some((from, to)) = window
+                && !(clip.start_s >= from && clip.start_s < to)
+            {
+                continue;
+            }
+            let vat =
+                |e: &Option<mmv_runtime::bundle::Embedding>| e.as_ref().and_then(|e| e.vat.clone());
+            let (v, a, i) = (vat(&clip.video), vat(&clip.audio), vat(&clip.image));
+            for (m, z) in [("video", &v), ("audio", &a), ("image", &i)] {
+                if let Some(z) = z {
+                    keep(m, self.best(z)?);
+                }
+            }
+            if let (Some(v), Some(a)) = (&v, &a) {
+                let sims = self
+                    .tagger
+                    .fused(v, a)
+                    .map_err(PipelineError::from)?
+                    .similarities;
+                keep("fused", best_of(&sims));
+            }
+        }
+        Ok(best)
+    }
+}
+
+impl Product {
+    /// The best label of one embedding in the text space.
+    pub fn best(&self, z: &[f32]) -> Result<Answer, ProductError> {
+        let sims = self
+            .tagger
+            .scores(z)
+            .map_err(PipelineError::from)?
+            .similarities;
+        Ok(best_of(&sims))
+    }
+}
+
+fn best_of(sims: &[f32]) -> Answer {
+    let (label, &similarity) = sims
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .expect("a label set is never empty");
+    Answer { label, similarity }
+}
+
+/// One in-domain row: files with a known digit, answered in one modality.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Row {
+    pub group: String,
+    pub name: String,
+    pub modality: String,
+    pub n: usize,
+    /// Top-1 right, ignoring abstention (the closed-set figure).
+    pub right: usize,
+    /// With the bundle's cut: right and kept, wrong and kept, abstained.
+    pub right_kept: usize,
+    pub wrong_kept: usize,
+    pub abstained: usize,
+    /// (similarity, right) per file, for the cut plot.
+    #[serde(skip)]
+    pub scores: Vec<(f32, bool)>,
+}
+
+impl Row {
+    pub fn new(group: &str, name: &str, modality: &str) -> Self {
+        Self {
+            group: group.into(),
+            name: name.into(),
+            modality: modality.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Adds one file's answer for `digit` under `cut` (None: no abstention). A file with no
+    /// answer in the row's modality (e.g. silent audio) counts as abstained and wrong.
+    pub fn add(&mut self, answer: Option<&Answer>, digit: usize, cut: Option<f32>) {
+        self.n += 1;
+        let Some(a) = answer else {
+            self.abstained += 1;
+            self.scores.push((f32::NEG_INFINITY, false));
+            return;
+        };
+        let right = a.label == digit;
+        self.right += usize::from(right);
+        self.scores.push((a.similarity, right));
+        if cut.is_some_and(|c| a.similarity < c) {
+            self.abstained += 1;
+        } else if right {
+            self.right_kept += 1;
+        } else {
+            self.wrong_kept += 1;
+        }
+    }
+
+    pub fn accuracy(&self) -> f64 {
+        pct(self.right, self.n)
+    }
+}
+
+/// One negative kind in one modality: the share of its inputs tagged with a label.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NegativeRow {
+    pub kind: String,
+    pub modality: String,
+    pub n: usize,
+    pub tagged: usize,
+    #[serde(skip)]
+    pub scores: Vec<f32>,
+}
+
+impl NegativeRow {
+    pub fn add(&mut self, answer: Option<&Answer>, cut: Option<f32>) {
+        self.n += 1;
+        if let Some(a) = answer {
+            self.scores.push(a.similarity);
+            if cut.is_none_or(|c| a.similarity >= c) {
+                self.tagged += 1;
+            }
+        }
+    }
+
+    pub fn share(&self) -> f64 {
+        pct(self.tagged, self.n)
+    }
+}
+
+/// A search measurement over an index of the clip files.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchRow {
+    pub name: String,
+    pub queries: usize,
+    pub r_at_1: f64,
+    pub r_at_5: f64,
+}
+
+/// Everything one precision measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProductEval {
+    pub bundle: String,
+    pub version: String,
+    pub precision: String,
+    /// The cuts used (the bundle's calibration), per modality.
+    pub cuts: BTreeMap<String, f32>,
+    pub rows: Vec<Row>,
+    pub search: Vec<SearchRow>,
+    pub negatives: Vec<NegativeRow>,
+    pub seconds: f64,
+}
+
+pub fn pct(a: usize, n: usize) -> f64 {
+    if n == 0 {
+        0.0
+    } else {
+        100.0 * a as f64 / n as f64
+    }
+}
+
+/// Measures one precision of a bundle through the product path.
+pub fn run(
+    options: &ProductOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<ProductEval, ProductError> {
+    let started = std::time::Instant::now();
+    progress("opening the bundle");
+    let product = Product::open(&options.bundle, options.precision)?;
+    let tmp;
+    let work = match &options.work_dir {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile_dir()?;
+            tmp.clone()
+        }
+    };
+    let mut cuts = BTreeMap::new();
+    for m in mmv_runtime::open_set::MODALITIES {
+        if let Some(c) = product.cut(m) {
+            cuts.insert(m.to_string(), c);
+        }
+    }
+    let data = rows::load_data(&product, &options.data_dir)?;
+    let mut out = ProductEval {
+        bundle: product.pipeline.bundle.manifest.name.clone(),
+        version: product.pipeline.bundle.manifest.version.clone(),
+        precision: options.precision.name().into(),
+        cuts,
+        rows: Vec::new(),
+        search: Vec::new(),
+        negatives: Vec::new(),
+        seconds: 0.0,
+    };
+    let ctx = rows::Ctx {
+        product: &product,
+        data: &data,
+        options,
+        work: &work,
+    };
+    rows::audio_rows(&ctx, &mut out.rows, &mut progress)?;
+    rows::still_rows(&ctx, &mut out.rows, &mut progress)?;
+    rows::clip_rows(&ctx, &mut out.rows, &mut out.search, &mut progress)?;
+    out.negatives = rows::negative_rows(
+        &product,
+        &options.data_dir,
+        Purpose::Evaluation,
+        options.negatives_per_kind,
+        &work.join("negatives"),
+        &mut progress,
+    )?;
+    out.seconds = started.elapsed().as_secs_f64();
+    if options.work_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    Ok(out)
+}
+
+/// A fresh folder under the system's temporary directory (removed by [`run`] when done).
+pub(crate) fn tempfile_dir() -> Result<PathBuf, ProductError> {
+    let dir = std::env::temp_dir().join(format!(
+        "mmv-eval-product-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| ProductError::Write {
+        path: dir.clone(),
+        problem: e.to_string(),
+    })?;
+    Ok(dir)
+}

@@ -1,0 +1,349 @@
+//! Label-free negatives: inputs in which none of the ten digits is shown or said, written as
+//! files for the product path. Two disjoint sets: [`Purpose::Calibration`] (what
+//! `calibrate-tags` chooses the cuts on) and [`Purpose::Evaluation`] (what `eval-product`
+//! measures them on): other seeds, other letters in another font, other words, other tones,
+//! the other half of each footage file.
+//!
+//! Kinds, as the open-set issue lists them: silence and noises, tones, non-digit speech
+//! (espeak-ng), the footage's soundtrack; letters (no digit look-alikes: O, I, l, S, Z, B, G, q
+//! and the like are left out) and shapes, blank and noise images; blank, noise, letter and
+//! footage clips.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+use super::ProductError;
+use super::media::{Gray, write_clip, write_png, write_wav};
+use crate::data::empty_clip::{pink, white_noise};
+
+/// Which of the two disjoint negative sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Calibration,
+    Evaluation,
+}
+
+/// The sample rate negatives' sounds are written at (the product resamples as for any file).
+pub const RATE: u32 = 16_000;
+
+/// Letters drawn: neither set has a digit look-alike (O o D Q I l i j 1-like, S s 5, Z z 2,
+/// B b 6/8, G g q 9, T t 7/+, A 4, e c 6/0 in some hands are left out too).
+const CALIBRATION_LETTERS: &str = "EFHKMNRWXYkmnrwx";
+const EVALUATION_LETTERS: &str = "CJLPUVadfhpuvy";
+
+/// Non-digit words spoken by espeak-ng. None sounds like a digit ("won", "to", "for", "ate",
+/// "tree", "fine", "heaven" are avoided).
+const CALIBRATION_WORDS: &[&str] = &[
+    "window", "garden", "yellow", "basket", "music", "table", "purple", "river", "kitchen",
+    "pocket", "rabbit", "summer", "paper", "orange", "jacket", "bottle",
+];
+const EVALUATION_WORDS: &[&str] = &[
+    "hello", "camera", "door", "water", "people", "morning", "little", "coffee", "market",
+    "silver", "animal", "button", "planet", "doctor",
+];
+
+/// One negative file and its kind.
+#[derive(Clone, Debug)]
+pub struct Negative {
+    pub kind: &'static str,
+    pub path: PathBuf,
+    /// For footage: the clip stride and which clips (by start time) belong to this purpose.
+    pub footage: Option<FootageSplit>,
+}
+
+/// The part of a footage file that belongs to one purpose: clips starting in [from_s, to_s).
+#[derive(Clone, Copy, Debug)]
+pub struct FootageSplit {
+    pub stride_s: f64,
+    pub from_s: f64,
+    pub to_s: f64,
+}
+
+/// What a negative set holds, per kind (so that a small run stays balanced).
+#[derive(Clone, Copy, Debug)]
+pub struct NegativeCounts {
+    pub per_kind: usize,
+}
+
+fn seed_of(purpose: Purpose) -> u64 {
+    match purpose {
+        Purpose::Calibration => 0xCA1,
+        Purpose::Evaluation => 0xE7A1,
+    }
+}
+
+/// Writes the audio negatives into `dir`: silence (a faint noise floor, since true zeros are
+/// skipped by the runtime's silence rule), white and pink noise, tones, non-digit speech.
+pub fn audio(
+    dir: &Path,
+    purpose: Purpose,
+    counts: NegativeCounts,
+) -> Result<Vec<Negative>, ProductError> {
+    let mut rng = StdRng::seed_from_u64(seed_of(purpose));
+    let mut out = Vec::new();
+    let n = (RATE as f32 * 1.6) as usize;
+    for i in 0..counts.per_kind {
+        let level = rng.random_range(0.002f32..0.2);
+        let white = white_noise(n, level, &mut rng);
+        let faint = white_noise(n, 0.0005, &mut rng);
+        let pink = pink(&white);
+        let tone = {
+            let f = match purpose {
+                // The issue's 440 Hz tone is an evaluation input; calibration uses others.
+                Purpose::Evaluation if i == 0 => 440.0,
+                _ => rng.random_range(150.0f32..2500.0),
+            };
+            let amp = rng.random_range(0.05f32..0.5);
+            (0..n)
+                .map(|t| (std::f32::consts::TAU * f * t as f32 / RATE as f32).sin() * amp)
+                .collect::<Vec<_>>()
+        };
+        for (kind, samples) in [
+            ("silence", faint),
+            ("white noise", white),
+            ("pink noise", pink),
+            ("tone", tone),
+        ] {
+            let path = dir.join(format!("{}-{i}.wav", kind.replace(' ', "-")));
+            write_wav(&path, &samples, RATE)?;
+            out.push(Negative {
+                kind,
+                path,
+                footage: None,
+            });
+        }
+    }
+    out.extend(speech(dir, purpose, counts)?);
+    Ok(out)
+}
+
+/// Non-digit words through espeak-ng, several voices and speeds. An error names espeak-ng when
+/// it is missing (Debian package `espeak-ng`).
+fn speech(
+    dir: &Path,
+    purpose: Purpose,
+    counts: NegativeCounts,
+) -> Result<Vec<Negative>, ProductError> {
+    let words = match purpose {
+        Purpose::Calibration => CALIBRATION_WORDS,
+        Purpose::Evaluation => EVALUATION_WORDS,
+    };
+    let voices = ["en", "en-us", "en-gb", "en+f3", "en+m3"];
+    let mut rng = StdRng::seed_from_u64(seed_of(purpose) ^ 0x5BEE);
+    let mut out = Vec::new();
+    for i in 0..counts.per_kind {
+        let word = words[i % words.len()];
+        let voice = voices[rng.random_range(0..voices.len())];
+        let speed = rng.random_range(120..200).to_string();
+        let pitch = rng.random_range(20..80).to_string();
+        let path = dir.join(format!("speech-{i}-{word}.wav"));
+        let status = Command::new("espeak-ng")
+            .args(["-v", voice, "-s", &speed, "-p", &pitch, "-w"])
+            .arg(&path)
+            .arg(word)
+            .output()
+            .map_err(|e| ProductError::Tool {
+                tool: "espeak-ng",
+                problem: format!("{e} (install the Debian package espeak-ng)"),
+            })?;
+        if !status.status.success() {
+            return Err(ProductError::Tool {
+                tool: "espeak-ng",
+                problem: String::from_utf8_lossy(&status.stderr).into_owned(),
+            });
+        }
+        out.push(Negative {
+            kind: "non-digit speech",
+            path,
+            footage: None,
+        });
+    }
+    Ok(out)
+}
+
+/// The footage files, split in time: calibration uses each file's first half, evaluation its
+/// second half. `kind` is "footage soundtrack" or "footage video".
+pub fn footage(
+    data_dir: &Path,
+    purpose: Purpose,
+    kind: &'static str,
+    stride_s: f64,
+) -> Vec<Negative> {
+    // (file, duration in seconds) as data/README.md describes them.
+    let files: &[(&str, f64, bool)] =
+        &[("bigbuckbunny.mp4", 5.3, true), ("bikes.mp4", 10.0, false)];
+    files
+        .iter()
+        .filter(|(_, _, has_audio)| kind != "footage soundtrack" || *has_audio)
+        .map(|&(name, duration, _)| {
+            let half = duration / 2.0;
+            let (from_s, to_s) = match purpose {
+                Purpose::Calibration => (0.0, half),
+                Purpose::Evaluation => (half, duration),
+            };
+            Negative {
+                kind,
+                path: data_dir.join("footage").join(name),
+                footage: Some(FootageSplit {
+                    stride_s,
+                    from_s,
+                    to_s,
+                }),
+            }
+        })
+        .collect()
+}
+
+/// Still-image negatives: letters in a font, shapes, blank and noise images (PNG).
+pub fn stills(
+    dir: &Path,
+    purpose: Purpose,
+    counts: NegativeCounts,
+) -> Result<Vec<Negative>, ProductError> {
+    let mut rng = StdRng::seed_from_u64(seed_of(purpose) ^ 0x571);
+    let mut out = Vec::new();
+    for i in 0..counts.per_kind {
+        let side = [28usize, 64, 96][i % 3];
+        for kind in ["letters", "shapes", "blank image", "noise image"] {
+            let mut img = match kind {
+                "letters" => letter_image(purpose, side, &mut rng),
+                "shapes" => shape_image(side, &mut rng),
+                "blank image" => Gray::new(side, side, rng.random_range(0..=255)),
+                _ => Gray {
+                    width: side,
+                    height: side,
+                    data: (0..side * side).map(|_| rng.random()).collect(),
+                },
+            };
+            if kind != "blank image" && kind != "noise image" && rng.random::<f32>() < 0.35 {
+                img = img.inverted();
+            }
+            let path = dir.join(format!("{}-{i}.png", kind.replace(' ', "-")));
+            write_png(&path, &img)?;
+            out.push(Negative {
+                kind,
+                path,
+                footage: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Clip negatives: blank, noise and moving-letter clips (Y4M at the model's rate).
+pub fn clips(
+    dir: &Path,
+    purpose: Purpose,
+    counts: NegativeCounts,
+    frames: usize,
+    fps: u32,
+) -> Result<Vec<Negative>, ProductError> {
+    let mut rng = StdRng::seed_from_u64(seed_of(purpose) ^ 0xC11);
+    let mut out = Vec::new();
+    let side = 64;
+    for i in 0..counts.per_kind {
+        for kind in ["blank clip", "noise clip", "letter clip"] {
+            let seq: Vec<Gray> = match kind {
+                "blank clip" => vec![Gray::new(side, side, rng.random_range(0..=80)); frames],
+                "noise clip" => (0..frames)
+                    .map(|_| Gray {
+                        width: side,
+                        height: side,
+                        data: (0..side * side).map(|_| rng.random()).collect(),
+                    })
+                    .collect(),
+                _ => {
+                    let glyph = letter_image(purpose, 28, &mut rng);
+                    let (mut x, mut y) = (
+                        rng.random_range(0.0..36.0f32),
+                        rng.random_range(0.0..36.0f32),
+                    );
+                    let (vx, vy) = (
+                        rng.random_range(-3.0..3.0f32),
+                        rng.random_range(-3.0..3.0f32),
+                    );
+                    (0..frames)
+                        .map(|_| {
+                            let mut f = Gray::new(side, side, 0);
+                            f.paste_scaled(&glyph, x as usize, y as usize, 28);
+                            x = (x + vx).clamp(0.0, 36.0);
+                            y = (y + vy).clamp(0.0, 36.0);
+                            f
+                        })
+                        .collect()
+                }
+            };
+            let path = dir.join(format!("{}-{i}.y4m", kind.replace(' ', "-")));
+            write_clip(&path, &seq, fps)?;
+            out.push(Negative {
+                kind,
+                path,
+                footage: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// One letter, white on black, filling about 70 % of a `side` x `side` image.
+fn letter_image(purpose: Purpose, side: usize, rng: &mut StdRng) -> Gray {
+    let (letters, font_bytes) = match purpose {
+        Purpose::Calibration => (CALIBRATION_LETTERS, epaint_default_fonts::HACK_REGULAR),
+        Purpose::Evaluation => (EVALUATION_LETTERS, epaint_default_fonts::UBUNTU_LIGHT),
+    };
+    let chars: Vec<char> = letters.chars().collect();
+    let c = chars[rng.random_range(0..chars.len())];
+    let font = FontRef::try_from_slice(font_bytes).expect("the embedded fonts parse");
+    let px = side as f32 * rng.random_range(0.6f32..0.9);
+    let scaled = font.as_scaled(PxScale::from(px));
+    let glyph = scaled.scaled_glyph(c);
+    let mut img = Gray::new(side, side, 0);
+    if let Some(outline) = font.outline_glyph(glyph) {
+        let b = outline.px_bounds();
+        let (w, h) = (b.width(), b.height());
+        let ox = ((side as f32 - w) / 2.0).max(0.0);
+        let oy = ((side as f32 - h) / 2.0).max(0.0);
+        outline.draw(|x, y, cov| {
+            let (tx, ty) = ((ox + x as f32) as usize, (oy + y as f32) as usize);
+            if tx < side && ty < side {
+                img.data[ty * side + tx] = (cov * 255.0).round().min(255.0) as u8;
+            }
+        });
+    }
+    img
+}
+
+/// Solid boxes, discs and crosses: nothing a person would read as a digit.
+fn shape_image(side: usize, rng: &mut StdRng) -> Gray {
+    let mut img = Gray::new(side, side, 0);
+    let s = side as f32;
+    for _ in 0..rng.random_range(1..=3) {
+        let (cx, cy) = (
+            rng.random_range(0.2..0.8) * s,
+            rng.random_range(0.2..0.8) * s,
+        );
+        let r = rng.random_range(0.08..0.3) * s;
+        let kind = rng.random_range(0..3);
+        let level = rng.random_range(120..=255u8);
+        for y in 0..side {
+            for x in 0..side {
+                let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
+                let inside = match kind {
+                    0 => dx.abs() <= r && dy.abs() <= r * 0.7,
+                    1 => dx * dx + dy * dy <= r * r,
+                    _ => {
+                        let t = (s / 28.0).max(1.0) * 1.5;
+                        (dx.abs() <= t && dy.abs() <= r) || (dy.abs() <= t && dx.abs() <= r)
+                    }
+                };
+                if inside {
+                    img.data[y * side + x] = img.data[y * side + x].max(level);
+                }
+            }
+        }
+    }
+    img
+}
