@@ -269,7 +269,7 @@ pub fn train(
     let mut last_loss = None;
     for step in start..end {
         let t0 = Instant::now();
-        let samples = training_samples(&data, step, batch, meta.seed, &augment);
+        let samples = training_samples(&data, step, batch, meta.seed, &augment.at_step(step));
         let batch_tensors = batch_from_samples(&samples, &config, &device);
         let data_s = t0.elapsed().as_secs_f64();
         data_seconds += data_s;

@@ -54,9 +54,7 @@ pub struct Augment {
     /// Probability that a clip is "empty": nothing shown (blank, noisy or cluttered canvas),
     /// nothing said (silence, noise, a tone), no narration.
     pub empty: f32,
-    /// Share of clips that get the robust levers above (the others keep the standard jitter):
-    /// with every clip hard, a small network learned four times slower (1000 steps of the
-    /// first robust run barely left chance), so half the clips stay easy.
+    /// Share of clips that get the robust levers above (the others keep the standard jitter).
     pub robust_share: f32,
 }
 
@@ -118,6 +116,20 @@ impl Augment {
         empty: 0.125,
         robust_share: 0.5,
     };
+
+    /// The augmentation of training step `step`: the robust levers and the empty clips come
+    /// in over steps 200..600 (a curriculum). Measured on 120-step runs of the TSM model:
+    /// MIL-NCE(v, t) reached 3.03 with the standard jitter, but stayed at 3.45 with the robust
+    /// levers from the start and at 3.27 with empty clips alone (chance is about 3.4-3.5):
+    /// the network first needs the clean alignment to hold on to.
+    pub fn at_step(&self, step: usize) -> Augment {
+        let ramp = ((step as f32 - 200.0) / 400.0).clamp(0.0, 1.0);
+        Augment {
+            robust_share: self.robust_share * ramp,
+            empty: self.empty * ramp,
+            ..*self
+        }
+    }
 
     /// The preset a config names.
     pub fn preset(preset: crate::config::AugmentPreset) -> Augment {
@@ -358,6 +370,23 @@ mod tests {
         assert!((0.65..=1.0).contains(&j.brightness));
         assert!(j.gain > 0.49 && j.gain < 2.0);
         assert_eq!(j.robust, Robust::none());
+    }
+
+    #[test]
+    fn the_curriculum_brings_the_robust_levers_in_over_steps_200_to_600() {
+        let a = Augment::ROBUST;
+        assert_eq!(a.at_step(0).robust_share, 0.0);
+        assert_eq!(a.at_step(0).empty, 0.0);
+        assert_eq!(a.at_step(400).robust_share, a.robust_share / 2.0);
+        assert_eq!(a.at_step(600), a);
+        assert_eq!(Augment::TRAIN.at_step(0), Augment::TRAIN);
+        let mut rng = StdRng::seed_from_u64(3);
+        let early = Augment::ROBUST.at_step(100);
+        for _ in 0..200 {
+            let j = Jitter::draw(&early, 8, &mut rng);
+            assert!(!j.robust.full && j.robust.empty.is_none());
+            assert!((0.85..=1.15).contains(&j.scale));
+        }
     }
 
     #[test]
