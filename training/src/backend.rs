@@ -222,7 +222,7 @@ mod driver {
     /// same library again); or the first name and the loader's reason.
     fn load(names: &[&str]) -> Result<(&'static Library, String), (String, String)> {
         let mut first_error = None;
-        for name in names {
+        for &name in names {
             // SAFETY: loading a GPU driver's library runs its initialisers, as the backend's own
             // loading (cudarc, wgpu) will do anyway.
             match unsafe { Library::new(name) } {

@@ -22,6 +22,9 @@ fn an_unavailable_device_is_a_one_line_error_before_any_work() {
                 "--out",
             ])
             .arg(&out)
+            // anyhow appends a backtrace to the error line when these ask for one.
+            .env("RUST_BACKTRACE", "0")
+            .env("RUST_LIB_BACKTRACE", "0")
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&result.stderr);
