@@ -61,6 +61,35 @@ fn info_tag_index_search_and_errors() {
     let clips = tags["clips"].as_array().unwrap();
     assert_eq!(clips.len(), 2);
     assert_eq!(clips[0]["tags"]["video"].as_array().unwrap().len(), 2);
+    // Without an open-set cut the file's answer is its best label; a cut of 1.0 (no cosine
+    // of a real embedding reaches it) makes every answer "none", and the table says so.
+    let file = &tags["files"][0]["answers"]["video"];
+    assert!(file["label"].is_string(), "{file}");
+    let none = json(
+        mmv()
+            .args(["tag", "--bundle", b, "--json", "--threshold", "1.0"])
+            .arg(d.join("a.y4m"))
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        none["files"][0]["answers"]["video"]["label"].is_null(),
+        "{none}"
+    );
+    assert_eq!(none["clips"][0]["tags"]["video"][0]["present"], false);
+    let table = ok(mmv()
+        .args(["tag", "--bundle", b, "--threshold", "1.0"])
+        .arg(d.join("a.y4m"))
+        .output()
+        .unwrap());
+    assert!(table.contains("none ("), "{table}");
+    let bad = mmv()
+        .args(["tag", "--bundle", b, "--threshold", "1.5"])
+        .arg(d.join("a.y4m"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && err.contains("cosine"), "{err}");
 
     let labels = d.join("labels.txt");
     std::fs::write(&labels, "# two labels\nseven | the number seven\nbright\n").unwrap();

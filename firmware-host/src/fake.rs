@@ -199,7 +199,7 @@ mod tests {
         let labels = LabelSet::parse("zero\none | the number one\ntwo\n", "test").expect("labels");
         let tagger = fake.tagger(&labels).expect("tagger");
         let one = fake.label_embedding(1).vat.expect("vat");
-        let tags = tagger.top(&tagger.scores(&one).expect("scores"), 3, 0.0);
+        let tags = tagger.top(&tagger.scores(&one).expect("scores"), "video", 3, 0.0);
         assert_eq!(tags[0].label, "one");
         let total: f32 = tags.iter().map(|t| t.score).sum();
         assert!((total - 1.0).abs() < 1e-5);

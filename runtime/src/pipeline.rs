@@ -87,6 +87,49 @@ pub struct ClipTags {
     pub fused: Option<Vec<Tag>>,
 }
 
+impl ClipTags {
+    /// (modality, tags) pairs present in this clip, in a fixed order.
+    pub fn modalities(&self) -> [(&'static str, Option<&Vec<Tag>>); 4] {
+        [
+            ("video", self.video.as_ref()),
+            ("audio", self.audio.as_ref()),
+            ("image", self.image.as_ref()),
+            ("fused", self.fused.as_ref()),
+        ]
+    }
+}
+
+/// A whole file's answer per modality, the product's rule: the best label of the window whose
+/// best label is most similar (max over windows), and "none" when even that one is below the
+/// modality's open-set cut. `mmv tag` prints it under a file's clips; `eval-product` scores it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct FileSummary {
+    /// Per modality: the most similar window's best tag (its `present` says whether it counts).
+    pub best: std::collections::BTreeMap<&'static str, Tag>,
+}
+
+impl FileSummary {
+    /// Takes one window's tags into account.
+    pub fn add(&mut self, tags: &ClipTags) {
+        for (m, t) in tags.modalities() {
+            let Some(first) = t.and_then(|t| t.first()) else {
+                continue;
+            };
+            match self.best.get(m) {
+                Some(b) if b.similarity >= first.similarity => {}
+                _ => {
+                    self.best.insert(m, first.clone());
+                }
+            }
+        }
+    }
+
+    /// The label a modality answers, None for "none" (or no such modality in the file).
+    pub fn answer(&self, modality: &str) -> Option<&Tag> {
+        self.best.get(modality).filter(|t| t.present)
+    }
+}
+
 /// A bundle with the front ends around it.
 #[derive(Debug)]
 pub struct Pipeline {
@@ -245,7 +288,8 @@ impl Pipeline {
         })
     }
 
-    /// Embeds every label's prompts and builds a tagger at the manifest's temperature.
+    /// Embeds every label's prompts and builds a tagger at the manifest's temperature, with the
+    /// bundle's open-set cuts when it was calibrated (`Tagger::with_cuts` overrides them).
     pub fn tagger(&self, labels: &LabelSet) -> Result<Tagger, PipelineError> {
         let mut embeddings = Vec::with_capacity(labels.labels.len());
         for label in &labels.labels {
@@ -264,11 +308,14 @@ impl Pipeline {
                 .collect::<Result<Vec<_>, _>>()?;
             embeddings.push(prompts);
         }
-        Ok(Tagger::new(
-            labels,
-            embeddings,
-            self.bundle.manifest.temperature,
-        )?)
+        let cuts = self
+            .bundle
+            .manifest
+            .open_set
+            .as_ref()
+            .map(|o| o.thresholds.clone())
+            .unwrap_or_default();
+        Ok(Tagger::new(labels, embeddings, self.bundle.manifest.temperature)?.with_cuts(cuts))
     }
 
     /// Scores a clip's embeddings against the labels: the `top_k` labels at or above
@@ -282,19 +329,19 @@ impl Pipeline {
     ) -> Result<ClipTags, PipelineError> {
         let vat = |e: &Option<Embedding>| e.as_ref().and_then(|e| e.vat.clone());
         let (v, a, i) = (vat(&clip.video), vat(&clip.audio), vat(&clip.image));
-        let top = |z: &Option<Vec<f32>>| -> Result<Option<Vec<Tag>>, TagError> {
+        let top = |z: &Option<Vec<f32>>, m: &str| -> Result<Option<Vec<Tag>>, TagError> {
             z.as_ref()
-                .map(|z| Ok(tagger.top(&tagger.scores(z)?, top_k, threshold)))
+                .map(|z| Ok(tagger.top(&tagger.scores(z)?, m, top_k, threshold)))
                 .transpose()
         };
         let fused = match (&v, &a) {
-            (Some(v), Some(a)) => Some(tagger.top(&tagger.fused(v, a)?, top_k, threshold)),
+            (Some(v), Some(a)) => Some(tagger.top(&tagger.fused(v, a)?, "fused", top_k, threshold)),
             _ => None,
         };
         Ok(ClipTags {
-            video: top(&v)?,
-            audio: top(&a)?,
-            image: top(&i)?,
+            video: top(&v, "video")?,
+            audio: top(&a, "audio")?,
+            image: top(&i, "image")?,
             fused,
         })
     }

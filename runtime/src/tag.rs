@@ -169,6 +169,9 @@ pub struct Tag {
     pub score: f32,
     /// Dot product of the (unit) embeddings, in [-1, 1]; the mean of the two for fused scores.
     pub similarity: f32,
+    /// Whether the similarity reaches the modality's open-set cut (see [`crate::open_set`]):
+    /// false means "none of the labels is there" for the best tag. Always true without a cut.
+    pub present: bool,
 }
 
 /// Every label's similarity and probability for one input, in label order.
@@ -185,6 +188,8 @@ pub struct Tagger {
     /// One unit vector per label (the mean of its prompts' embeddings, re-normalised).
     text: Vec<Vec<f32>>,
     temperature: f32,
+    /// Open-set cuts per modality ("video", "audio", "image", "fused"), on the similarity.
+    cuts: std::collections::BTreeMap<String, f32>,
 }
 
 impl Tagger {
@@ -225,7 +230,20 @@ impl Tagger {
             labels: labels.labels.clone(),
             text,
             temperature,
+            cuts: Default::default(),
         })
+    }
+
+    /// Sets the open-set cuts: per modality, the lowest similarity at which a label counts as
+    /// present (a bundle's calibrated `open_set.thresholds`, or one value for all from the user).
+    pub fn with_cuts(mut self, cuts: std::collections::BTreeMap<String, f32>) -> Self {
+        self.cuts = cuts;
+        self
+    }
+
+    /// The cut of a modality, if any.
+    pub fn cut(&self, modality: &str) -> Option<f32> {
+        self.cuts.get(modality).copied()
     }
 
     /// Width of the text space.
@@ -246,18 +264,27 @@ impl Tagger {
         Ok(self.finish(v.iter().zip(&a).map(|(x, y)| 0.5 * (x + y)).collect()))
     }
 
-    /// The best `top_k` labels whose probability is at least `threshold`, best first.
-    pub fn top(&self, scores: &Scores, top_k: usize, threshold: f32) -> Vec<Tag> {
+    /// The best `top_k` labels of `modality`'s scores whose probability is at least
+    /// `min_probability`, best first, each marked present or not by the modality's cut.
+    pub fn top(
+        &self,
+        scores: &Scores,
+        modality: &str,
+        top_k: usize,
+        min_probability: f32,
+    ) -> Vec<Tag> {
+        let cut = self.cut(modality);
         let mut order: Vec<usize> = (0..self.labels.len()).collect();
         order.sort_by(|&a, &b| scores.probabilities[b].total_cmp(&scores.probabilities[a]));
         order
             .into_iter()
-            .filter(|&l| scores.probabilities[l] >= threshold)
+            .filter(|&l| scores.probabilities[l] >= min_probability)
             .take(top_k)
             .map(|l| Tag {
                 label: self.labels[l].name.clone(),
                 score: scores.probabilities[l],
                 similarity: scores.similarities[l],
+                present: cut.is_none_or(|c| scores.similarities[l] >= c),
             })
             .collect()
     }
@@ -372,20 +399,35 @@ mod tests {
         let s = t.scores(&unit(&[0.9, 0.3, 0.1])).unwrap();
         let total: f32 = s.probabilities.iter().sum();
         assert!((total - 1.0).abs() < 1e-5);
-        let top = t.top(&s, 2, 0.0);
+        let top = t.top(&s, "video", 2, 0.0);
         assert_eq!(top.len(), 2);
         assert_eq!(top[0].label, "x");
         assert_eq!(top[1].label, "y");
         assert!(top[0].score > 0.99, "{top:?}");
         // Threshold drops the weak ones; top_k caps.
-        assert_eq!(t.top(&s, 3, 0.5).len(), 1);
-        assert_eq!(t.top(&s, 1, 0.0).len(), 1);
+        assert_eq!(t.top(&s, "video", 3, 0.5).len(), 1);
+        assert_eq!(t.top(&s, "video", 1, 0.0).len(), 1);
         // Exactly the softmax of sims / 0.07.
         let want = softmax(&s.similarities, 0.07);
         assert_eq!(s.probabilities, want);
         let e: Vec<f32> = s.similarities.iter().map(|x| (x / 0.07).exp()).collect();
         let sum: f32 = e.iter().sum();
         assert!((s.probabilities[0] - e[0] / sum).abs() < 1e-6);
+    }
+
+    #[test]
+    fn open_set_cuts_mark_the_best_label_absent_below_them() {
+        let cuts = std::collections::BTreeMap::from([("audio".to_string(), 0.5f32)]);
+        let t = tagger().with_cuts(cuts);
+        // Similarity to x is 0.9 / |v|: present in audio; a weak input is not.
+        let strong = t.scores(&unit(&[0.9, 0.3, 0.1])).unwrap();
+        let weak = t.scores(&unit(&[0.2, 0.2, -0.9])).unwrap();
+        assert!(t.top(&strong, "audio", 1, 0.0)[0].present);
+        let w = &t.top(&weak, "audio", 1, 0.0)[0];
+        assert!(!w.present && w.similarity < 0.5, "{w:?}");
+        // Modalities without a cut never abstain.
+        assert!(t.top(&weak, "video", 1, 0.0)[0].present);
+        assert_eq!(t.cut("audio"), Some(0.5));
     }
 
     #[test]
@@ -399,7 +441,7 @@ mod tests {
             assert!((f.similarities[l] - want).abs() < 1e-6);
         }
         // Both modalities agree on y only.
-        assert_eq!(t.top(&f, 1, 0.0)[0].label, "y");
+        assert_eq!(t.top(&f, "fused", 1, 0.0)[0].label, "y");
     }
 
     #[test]

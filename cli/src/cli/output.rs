@@ -70,15 +70,23 @@ pub fn spinner(message: &str, json: bool) -> ProgressBar {
     pb
 }
 
-/// `seven 0.91, one 0.05`, or `-`.
+/// `seven 0.91, one 0.05` (probabilities), `none (seven 0.91, ...)` when the best label is
+/// below the open-set cut, or `-`.
 pub fn tags(tags: Option<&Vec<Tag>>) -> String {
     match tags {
-        Some(t) if !t.is_empty() => t
-            .iter()
-            .map(|t| format!("{} {:.2}", t.label, t.score))
-            .collect::<Vec<_>>()
-            .join(", "),
-        Some(_) => "(below threshold)".into(),
+        Some(t) if !t.is_empty() => {
+            let list = t
+                .iter()
+                .map(|t| format!("{} {:.2}", t.label, t.score))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if t[0].present {
+                list
+            } else {
+                format!("none ({list})")
+            }
+        }
+        Some(_) => "(below --min-probability)".into(),
         None => "-".into(),
     }
 }

@@ -88,11 +88,29 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
             }
         }
     }
+    // A text query's score is the same cosine tagging uses: a hit below the bundle's open-set
+    // cut for its modality shows no label at all, and is marked (not hidden).
+    let open_set = pipeline.bundle.manifest.open_set.as_ref();
+    let below = |info: &mmv_runtime::index::SegmentInfo, score: f32| -> Option<bool> {
+        if !matches!(input, QueryInput::Text(_)) {
+            return None;
+        }
+        open_set
+            .and_then(|o| o.threshold(info.modality.name()))
+            .map(|cut| score < cut)
+    };
     if args.json {
         let results: Vec<_> = hits
             .iter()
             .enumerate()
-            .map(|(rank, (info, score))| json!({ "rank": rank + 1, "score": score, "segment": info }))
+            .map(|(rank, (info, score))| {
+                json!({
+                    "rank": rank + 1,
+                    "score": score,
+                    "below_cut": below(info, *score),
+                    "segment": info,
+                })
+            })
             .collect();
         print_json(&json!({
             "rows_searched": table.len(),
@@ -106,9 +124,13 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
             .iter()
             .enumerate()
             .map(|(rank, (info, score))| {
+                let mark = match below(info, *score) {
+                    Some(true) => " (below cut)",
+                    _ => "",
+                };
                 vec![
                     (rank + 1).to_string(),
-                    format!("{score:.3}"),
+                    format!("{score:.3}{mark}"),
                     info.modality.name().into(),
                     format!("{}-{}", time(info.start_s), time(info.end_s)),
                     info.path.clone(),

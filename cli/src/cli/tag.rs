@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use mmv_runtime::pipeline::FileSummary;
 use mmv_runtime::tag::LabelSet;
 use serde_json::json;
 
@@ -23,9 +24,16 @@ pub struct TagArgs {
     /// Labels shown per clip and modality.
     #[arg(long, default_value_t = 3)]
     top_k: usize,
-    /// Lowest probability shown (0 to 1).
-    #[arg(long, default_value_t = 0.0)]
-    threshold: f32,
+    /// Open-set cut: the lowest cosine similarity (from -1 to 1) between an input's embedding
+    /// and a label's for the label to count as present; below it the answer is "none".
+    /// Default: the bundle's calibrated cut per modality (its manifest's `open_set`, written by
+    /// `mmv-train calibrate-tags`); a bundle without one always names its best label.
+    #[arg(long, value_name = "COSINE", allow_negative_numbers = true)]
+    threshold: Option<f32>,
+    /// Lowest softmax probability over the labels for a tag to be listed (0 to 1). The softmax
+    /// always sums to one over the labels, so it ranks labels but cannot say "none".
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    min_probability: f32,
     #[command(flatten)]
     model: ModelArgs,
     #[command(flatten)]
@@ -36,11 +44,16 @@ pub struct TagArgs {
 }
 
 pub fn run(args: TagArgs) -> Result<ExitCode> {
-    if !(0.0..=1.0).contains(&args.threshold) {
+    if !(0.0..=1.0).contains(&args.min_probability) {
         bail!(
-            "--threshold must be between 0 and 1, got {}",
-            args.threshold
+            "--min-probability must be between 0 and 1, got {}",
+            args.min_probability
         );
+    }
+    if let Some(t) = args.threshold
+        && !(t.is_finite() && (-1.0..=1.0).contains(&t))
+    {
+        bail!("--threshold is a cosine similarity between -1 and 1, got {t}");
     }
     let labels = match &args.labels {
         Some(p) => LabelSet::load(p)?,
@@ -48,16 +61,26 @@ pub fn run(args: TagArgs) -> Result<ExitCode> {
     };
     let pb = spinner("loading the model", args.json);
     let pipeline = args.model.open(None)?;
-    let tagger = pipeline.tagger(&labels).context("embedding the labels")?;
+    let mut tagger = pipeline.tagger(&labels).context("embedding the labels")?;
+    if let Some(t) = args.threshold {
+        let cuts = mmv_runtime::open_set::MODALITIES
+            .iter()
+            .map(|m| (m.to_string(), t))
+            .collect();
+        tagger = tagger.with_cuts(cuts);
+    }
     pb.finish_and_clear();
     let mut rows = Vec::new();
     let mut out = Vec::new();
+    let mut files = Vec::new();
     for path in &args.files {
+        let mut summary = FileSummary::default();
         let pb = spinner(&format!("tagging {}", path.display()), args.json);
         let mut clips = pipeline.open(path, &args.decode.open_options(), args.decode.stride)?;
         while let Some(clip) = clips.next(0, false)? {
             pb.set_message(format!("{}: clip {}", path.display(), clip.index));
-            let t = pipeline.tag(&tagger, &clip, args.top_k, args.threshold)?;
+            let t = pipeline.tag(&tagger, &clip, args.top_k, args.min_probability)?;
+            summary.add(&t);
             rows.push(vec![
                 path.display().to_string(),
                 clip.index.to_string(),
@@ -75,9 +98,39 @@ pub fn run(args: TagArgs) -> Result<ExitCode> {
             }));
         }
         pb.finish_and_clear();
+        let answer = |m: &str| match (summary.best.get(m), summary.answer(m)) {
+            (_, Some(t)) => format!("{} {:.2}", t.label, t.similarity),
+            (Some(b), None) => format!("none (best {} {:.2})", b.label, b.similarity),
+            (None, None) => "-".into(),
+        };
+        rows.push(vec![
+            path.display().to_string(),
+            "file".into(),
+            "(best window)".into(),
+            answer(if summary.best.contains_key("video") {
+                "video"
+            } else {
+                "image"
+            }),
+            answer("audio"),
+            answer("fused"),
+        ]);
+        let answers: serde_json::Map<String, serde_json::Value> = summary
+            .best
+            .iter()
+            .map(|(m, t)| {
+                let v = if t.present {
+                    json!(t.label)
+                } else {
+                    json!(null)
+                };
+                (m.to_string(), json!({ "label": v, "best": t }))
+            })
+            .collect();
+        files.push(json!({ "path": path, "answers": answers }));
     }
     if args.json {
-        print_json(&json!({ "labels": labels.origin, "clips": out }))?;
+        print_json(&json!({ "labels": labels.origin, "clips": out, "files": files }))?;
     } else {
         print_table(
             &[

@@ -80,6 +80,7 @@ mod tests {
             label: "seven".into(),
             score: 0.5,
             similarity: 0.3,
+            present: true,
         }];
         let rec = TagRecord {
             time: 1.5,

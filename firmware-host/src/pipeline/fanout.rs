@@ -59,18 +59,36 @@ pub struct Selection {
     pub emit_empty: bool,
 }
 
-/// The tags of an embedding in the text space; none without one (audio in the disjoint
-/// design) or when scoring fails (logged).
-pub fn tags(tagger: &Tagger, embedding: &Embedding, sel: Selection) -> Vec<Tag> {
+/// The tags of an embedding in the text space that the bundle's open-set cut for `modality`
+/// lets through (none when no label is there); none without a text-space embedding (audio in
+/// the disjoint design) or when scoring fails (logged).
+pub fn tags(
+    tagger: &Tagger,
+    embedding: &Embedding,
+    modality: Modality,
+    sel: Selection,
+) -> Vec<Tag> {
     let Some(z) = embedding.vat.as_deref() else {
         return Vec::new();
     };
     match tagger.scores(z) {
-        Ok(scores) => tagger.top(&scores, sel.top_k, sel.threshold),
+        Ok(scores) => tagger
+            .top(&scores, cut_key(modality), sel.top_k, sel.threshold)
+            .into_iter()
+            .filter(|t| t.present)
+            .collect(),
         Err(e) => {
             tracing::warn!(error = %e, "tagging failed");
             Vec::new()
         }
+    }
+}
+
+/// The open-set calibration's name for a network's modality (clips are "video" there).
+fn cut_key(modality: Modality) -> &'static str {
+    match modality {
+        Modality::Clip => "video",
+        m => m.name(),
     }
 }
 

@@ -355,7 +355,7 @@ impl<E: Embedder, X: IndexSink> Pipeline<E, X> {
             threshold: self.opts.threshold,
             emit_empty: self.opts.emit_empty,
         };
-        let tags = fanout::tags(&self.tagger, out.embedding, sel);
+        let tags = fanout::tags(&self.tagger, out.embedding, out.modality, sel);
         fanout::publish(
             &mut self.out,
             &self.clock,

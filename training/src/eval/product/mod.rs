@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use mmv_runtime::bundle::manifest::Precision;
 use mmv_runtime::bundle::{Bundle, BundleOptions};
 use mmv_runtime::ingest::OpenOptions;
-use mmv_runtime::pipeline::{Pipeline, PipelineError};
+use mmv_runtime::pipeline::{FileSummary, Pipeline, PipelineError};
 use mmv_runtime::tag::{LabelSet, Tagger};
 use serde::Serialize;
 
@@ -119,35 +119,30 @@ impl Product {
         window: Option<(f64, f64)>,
     ) -> Result<FileAnswers, ProductError> {
         let mut clips = self.pipeline.open(path, &self.open, stride_s)?;
-        let mut best = FileAnswers::new();
-        let mut keep = |m: &'static str, a: Answer| {
-            let e = best.entry(m).or_insert(a);
-            if a.similarity > e.similarity {
-                *e = a;
-            }
-        };
+        let mut summary = FileSummary::default();
         while let Some(clip) = clips.next(0, false)? {
             if let Some((from, to)) = window
                 && !(clip.start_s >= from && clip.start_s < to)
             {
                 continue;
             }
-            let vat =
-                |e: &Option<mmv_runtime::bundle::Embedding>| e.as_ref().and_then(|e| e.vat.clone());
-            let (v, a, i) = (vat(&clip.video), vat(&clip.audio), vat(&clip.image));
-            for (m, z) in [("video", &v), ("audio", &a), ("image", &i)] {
-                if let Some(z) = z {
-                    keep(m, self.best(z)?);
-                }
-            }
-            if let (Some(v), Some(a)) = (&v, &a) {
-                let sims = self
-                    .tagger
-                    .fused(v, a)
-                    .map_err(PipelineError::from)?
-                    .similarities;
-                keep("fused", best_of(&sims));
-            }
+            summary.add(&self.pipeline.tag(&self.tagger, &clip, 1, 0.0)?);
+        }
+        let mut best = FileAnswers::new();
+        for (m, tag) in &summary.best {
+            let label = self
+                .tagger
+                .labels
+                .iter()
+                .position(|l| l.name == tag.label)
+                .expect("a tag names one of the tagger's labels");
+            best.insert(
+                m,
+                Answer {
+                    label,
+                    similarity: tag.similarity,
+                },
+            );
         }
         Ok(best)
     }
