@@ -150,7 +150,9 @@ fn tag_lines(path: &Path) -> Vec<Tagged> {
     let text = std::fs::read_to_string(path).expect("tag lines");
     text.lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
-        .filter(|v| v["modality"] != "image")
+        // Event records share the stream (they have an "event" key); image tags are the
+        // daemon's own.
+        .filter(|v| v.get("event").is_none() && v["modality"] != "image")
         .map(|v| Tagged {
             modality: v["modality"].as_str().expect("modality").into(),
             start_s: v["start_s"].as_f64().expect("start"),
@@ -243,7 +245,7 @@ bundle = {{ dir = "{}", precision = "fp32", threads = 1 }}
 camera = {{ source = "y4m", path = "cam.y4m" }}
 microphone = {{ source = "wav", path = "mic.wav" }}
 labels = {{ file = "labels.txt" }}
-tagging = {{ top_k = {TOP_K}, threshold = 0.0, image_every = 0 }}
+tagging = {{ top_k = {TOP_K}, min_probability = 0.0, image_every = 0 }}
 index = {{ path = "daemon.sqlite" }}
 outputs = {{ tags = "tags.jsonl", framebuffer = "off" }}
 "#,

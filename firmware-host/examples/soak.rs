@@ -29,7 +29,7 @@ use mmv_host::model::Embedder;
 use mmv_host::outputs::sqlite_index::SqliteIndex;
 use mmv_host::outputs::tags_jsonl::TagWriter;
 use mmv_host::overlay::png::PngSnapshots;
-use mmv_host::pipeline::{Health, Outputs, Pipeline, PipelineOptions};
+use mmv_host::pipeline::{EventOutput, Health, Outputs, Pipeline, PipelineOptions};
 use mmv_host::supervisor::{Policy, SourceHealth, run_camera, run_microphone};
 use mmv_host::sysinfo;
 use mmv_runtime::index::{Index, ModelKey};
@@ -161,6 +161,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 dir.path().join("tags.jsonl"),
             )?)) as Box<dyn Write + Send>,
         )),
+        events: EventOutput::WithTags,
         index: Some(Boxed(SqliteIndex::open(&index_path, &model, 16)?)),
         displays: vec![Box::new(PngSnapshots::new(
             &dir.path().join("overlay"),

@@ -10,6 +10,8 @@ use mmv_runtime::tag::{Label, LabelSet, TagError};
 use serde::Deserialize;
 
 use crate::capture::file_audio::RawFormat;
+use crate::model::Modality;
+use crate::pipeline::events::{Rule, Rules};
 
 /// Errors loading a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,8 @@ pub struct Config {
     pub labels: LabelsConfig,
     #[serde(default)]
     pub tagging: TaggingConfig,
+    #[serde(default)]
+    pub events: EventsConfig,
     pub index: Option<IndexConfig>,
     #[serde(default)]
     pub outputs: OutputsConfig,
@@ -206,9 +210,17 @@ pub struct TaggingConfig {
     /// Tags kept per output.
     #[serde(default = "three")]
     pub top_k: usize,
-    /// Smallest score (softmax over the labels) that is reported.
+    /// Open-set cut for every modality, as `mmv tag --threshold`: the lowest cosine similarity
+    /// (-1 to 1) between an output's embedding and a label's for the label to be present.
+    /// Absent: the bundle's calibrated cuts (its manifest's `open_set`); a bundle without them
+    /// names its best label for every output. (Before open-set tagging this key was a softmax
+    /// probability: that is now `min_probability`; an old value loads as a cut, and
+    /// `--check-config` says so.)
+    pub threshold: Option<f32>,
+    /// Lowest softmax probability over the labels for a tag to be listed (0 to 1). It ranks
+    /// labels but cannot say "none": the softmax always sums to one.
     #[serde(default)]
-    pub threshold: f32,
+    pub min_probability: f32,
     /// Every Nth frame goes through the deflated image network; 0: never (clips only).
     #[serde(default = "one")]
     pub image_every: usize,
@@ -233,11 +245,90 @@ impl Default for TaggingConfig {
     fn default() -> Self {
         Self {
             top_k: 3,
-            threshold: 0.0,
+            threshold: None,
+            min_probability: 0.0,
             image_every: 1,
             clips: true,
             audio_hop_s: None,
             emit_empty: false,
+        }
+    }
+}
+
+/// `[events]`: when a label's tags become an event, per modality (`[events.image]`,
+/// `[events.clip]`, `[events.audio]`): it starts when the label is present in at least `k` of the
+/// last `n` windows and ends when it is present in fewer than `k` of them
+/// ([`crate::pipeline::events`]). Unset values take the measured defaults ([`Rules::DEFAULT`]).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Emit events.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub image: RuleConfig,
+    #[serde(default)]
+    pub clip: RuleConfig,
+    #[serde(default)]
+    pub audio: RuleConfig,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            image: RuleConfig::default(),
+            clip: RuleConfig::default(),
+            audio: RuleConfig::default(),
+        }
+    }
+}
+
+/// One modality's `k` of `n`; an unset value takes the modality's default.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    pub k: Option<usize>,
+    pub n: Option<usize>,
+}
+
+impl EventsConfig {
+    /// The rules, defaults filled in; None when events are off.
+    pub fn rules(&self) -> Option<Rules> {
+        self.enabled.then(|| self.filled())
+    }
+
+    fn configured(&self) -> [(Modality, RuleConfig); 3] {
+        [
+            (Modality::Image, self.image),
+            (Modality::Clip, self.clip),
+            (Modality::Audio, self.audio),
+        ]
+    }
+
+    fn filled(&self) -> Rules {
+        let [image, clip, audio] = self.configured().map(|(m, c)| {
+            let d = Rules::DEFAULT.get(m);
+            Rule {
+                k: c.k.unwrap_or(d.k),
+                n: c.n.unwrap_or(d.n),
+            }
+        });
+        Rules { image, clip, audio }
+    }
+
+    fn problems(&self, p: &mut Vec<String>) {
+        let rules = self.filled();
+        for (m, c) in self.configured() {
+            let rule = rules.get(m);
+            if let Some(problem) = rule.problem() {
+                let unset = match (c.k, c.n) {
+                    (None, _) => format!(" (k is the default, {})", rule.k),
+                    (_, None) => format!(" (n is the default, {})", rule.n),
+                    _ => String::new(),
+                };
+                p.push(format!("events.{}: {problem}{unset}", m.name()));
+            }
         }
     }
 }
@@ -268,6 +359,8 @@ pub struct OutputsConfig {
     /// "-" for stdout, else a file that tag lines are appended to.
     #[serde(default = "dash")]
     pub tags: String,
+    /// Event records: absent, into the tag stream; "-" for stdout, "off", or a file.
+    pub events: Option<String>,
     /// "auto" (`/dev/fb0` when present), "off", or a framebuffer device path.
     #[serde(default = "auto")]
     pub framebuffer: String,
@@ -289,6 +382,7 @@ impl Default for OutputsConfig {
     fn default() -> Self {
         Self {
             tags: dash(),
+            events: None,
             framebuffer: auto(),
             png_dir: None,
             png_every: png_every(),
@@ -388,6 +482,14 @@ impl Config {
             fix(&mut p);
             self.outputs.tags = p.display().to_string();
         }
+        if let Some(e) = self.outputs.events.as_mut()
+            && e != "-"
+            && e != "off"
+        {
+            let mut p = PathBuf::from(&*e);
+            fix(&mut p);
+            *e = p.display().to_string();
+        }
     }
 
     /// Every problem with the configuration, each naming its key; empty when it is usable.
@@ -485,12 +587,21 @@ impl Config {
         if t.top_k == 0 {
             p.push("tagging.top_k: must be at least 1".into());
         }
-        if !(0.0..=1.0).contains(&t.threshold) {
+        if let Some(c) = t.threshold
+            && !(c.is_finite() && (-1.0..=1.0).contains(&c))
+        {
             p.push(format!(
-                "tagging.threshold: {} is not in [0, 1]",
-                t.threshold
+                "tagging.threshold: {c} is not in [-1, 1]: it is a cosine similarity cut (the \
+                 softmax filter is tagging.min_probability, 0 to 1)"
             ));
         }
+        if !(0.0..=1.0).contains(&t.min_probability) {
+            p.push(format!(
+                "tagging.min_probability: {} is not in [0, 1]",
+                t.min_probability
+            ));
+        }
+        self.events.problems(&mut p);
         if let Some(h) = t.audio_hop_s
             && !(h > 0.0 && h <= 60.0)
         {
@@ -498,6 +609,12 @@ impl Config {
         }
         if self.outputs.tags.is_empty() {
             p.push("outputs.tags: empty (use \"-\" for stdout)".into());
+        }
+        if self.outputs.events.as_deref() == Some("") {
+            p.push(
+                "outputs.events: empty (leave it out for the tag stream, or \"-\", \"off\", a file)"
+                    .into(),
+            );
         }
         if self.outputs.png_every == 0 {
             p.push("outputs.png_every: must be at least 1".into());
@@ -604,6 +721,87 @@ mod tests {
         ] {
             assert!(p.contains(key), "missing {key} in:\n{p}");
         }
+    }
+
+    #[test]
+    fn threshold_is_a_cosine_cut_and_min_probability_the_softmax_filter() {
+        let parse = |tagging: &str| {
+            Config::parse(
+                &format!("[bundle]\ndir = \"b\"\n[labels]\nnames = [\"a\"]\n[microphone]\nsource = \"wav\"\npath = \"x\"\n[tagging]\n{tagging}\n"),
+                "t",
+            )
+            .expect("parse")
+        };
+        let c = parse("");
+        assert_eq!(
+            (c.tagging.threshold, c.tagging.min_probability),
+            (None, 0.0)
+        );
+        // An old configuration's softmax threshold still loads, now as a cosine cut (reported
+        // by --check-config); negative cuts are valid.
+        for ok in [
+            "threshold = 0.2",
+            "threshold = -0.25",
+            "min_probability = 0.5",
+        ] {
+            assert!(parse(ok).problems().is_empty(), "{ok}");
+        }
+        let p = parse("threshold = 1.5\nmin_probability = 2")
+            .problems()
+            .join("\n");
+        assert!(
+            p.contains("tagging.threshold: 1.5 is not in [-1, 1]"),
+            "{p}"
+        );
+        assert!(p.contains("cosine"), "{p}");
+        assert!(
+            p.contains("tagging.min_probability: 2 is not in [0, 1]"),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn event_rules_take_defaults_and_are_checked_by_name() {
+        let parse = |events: &str| {
+            Config::parse(
+                &format!(
+                    "[bundle]\ndir = \"b\"\n[labels]\nnames = [\"a\"]\n[microphone]\nsource = \"wav\"\npath = \"x\"\n{events}\n"
+                ),
+                "t",
+            )
+        };
+        let c = parse("").expect("parse");
+        assert_eq!(c.events.rules(), Some(Rules::DEFAULT));
+        let c = parse("[events.clip]\nn = 4\n[events.audio]\nk = 2\nn = 5").expect("parse");
+        let r = c.events.rules().expect("on");
+        assert_eq!(
+            r.clip,
+            Rule {
+                k: Rules::DEFAULT.clip.k,
+                n: 4
+            }
+        );
+        assert_eq!(r.audio, Rule { k: 2, n: 5 });
+        assert_eq!(r.image, Rules::DEFAULT.image);
+        assert!(c.problems().is_empty());
+        let c = parse("[events]\nenabled = false").expect("parse");
+        assert_eq!(c.events.rules(), None);
+        let c = parse(
+            "[events]\nclip = { k = 3 }\nimage = { k = 0, n = 4 }\naudio = { k = 2, n = 99 }",
+        )
+        .expect("parse");
+        let p = c.problems().join("\n");
+        assert!(
+            p.contains("events.clip: k = 3 is more than n = 2")
+                && p.contains("(n is the default, 2)"),
+            "{p}"
+        );
+        assert!(p.contains("events.image: k = 0"), "{p}");
+        assert!(p.contains("events.audio: n = 99 is more than 64"), "{p}");
+        let e = parse("[events.clip]\nm = 2").expect_err("unknown key");
+        assert!(e.to_string().contains("unknown field `m`"), "{e}");
+        let c = parse("[outputs]\nevents = \"\"").expect("parse");
+        assert!(c.problems().join("\n").contains("outputs.events"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use mmv_runtime::ingest::mjpeg::MjpegReader;
 use mmv_runtime::ingest::raw::{RawReader, RawVideo};
 use mmv_runtime::ingest::y4m::Y4mReader;
 use mmv_runtime::pipeline::{Pipeline, PipelineError};
+use mmv_runtime::tag::Tagger;
 
 use crate::capture::file_audio::{RawPcmSource, WavSource};
 use crate::capture::paced::Paced;
@@ -30,7 +31,10 @@ use crate::outputs::tags_jsonl::TagWriter;
 use crate::overlay::framebuffer::Framebuffer;
 use crate::overlay::png::PngSnapshots;
 use crate::overlay::{Display, DisplayError};
-use crate::pipeline::{Health, Outputs, Pipeline as Loop, PipelineOptions, PipelineStats};
+use crate::pipeline::events::Rules;
+use crate::pipeline::{
+    EventOutput, Health, Outputs, Pipeline as Loop, PipelineOptions, PipelineStats,
+};
 use crate::supervisor::{Policy, SourceHealth, run_camera, run_microphone};
 
 /// Why the daemon could not start.
@@ -122,11 +126,12 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<PipelineStats, Daem
     run_with(config, BundleEmbedder::new(pipeline)?, index, stop)
 }
 
-fn tags_output(config: &Config) -> Result<TagWriter<Box<dyn std::io::Write + Send>>, DaemonError> {
-    let out: Box<dyn std::io::Write + Send> = if config.outputs.tags == "-" {
+/// A JSON-lines stream: "-" for stdout, else a file appended to.
+fn json_lines(dest: &str) -> Result<TagWriter<Box<dyn std::io::Write + Send>>, DaemonError> {
+    let out: Box<dyn std::io::Write + Send> = if dest == "-" {
         Box::new(std::io::stdout())
     } else {
-        let path = Path::new(&config.outputs.tags);
+        let path = Path::new(dest);
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
@@ -138,12 +143,80 @@ fn tags_output(config: &Config) -> Result<TagWriter<Box<dyn std::io::Write + Sen
                 .append(true)
                 .open(path)
                 .map_err(|source| DaemonError::TagOutput {
-                    path: config.outputs.tags.clone(),
+                    path: dest.to_string(),
                     source,
                 })?,
         )
     };
     Ok(TagWriter::new(out))
+}
+
+/// Where event records go: the tag stream unless `outputs.events` names another.
+fn events_output(config: &Config) -> Result<EventOutput, DaemonError> {
+    Ok(match config.outputs.events.as_deref() {
+        _ if !config.events.enabled => EventOutput::Off,
+        Some("off") => EventOutput::Off,
+        None => EventOutput::WithTags,
+        Some(dest) if dest == config.outputs.tags => EventOutput::WithTags,
+        Some(dest) => EventOutput::Own(json_lines(dest)?),
+    })
+}
+
+/// The open-set cut of each modality: `tagging.threshold` for all when set (as
+/// `mmv tag --threshold`), else the bundle's calibrated cuts, which the tagger already has.
+pub fn apply_threshold(tagger: Tagger, config: &Config) -> Tagger {
+    match config.tagging.threshold {
+        Some(t) => tagger.with_cuts(
+            mmv_runtime::open_set::MODALITIES
+                .iter()
+                .map(|m| (m.to_string(), t))
+                .collect(),
+        ),
+        None => tagger,
+    }
+}
+
+/// In words: the open-set cut of each modality the daemon tags (`cut`: by the open-set
+/// calibration's name, "video" for clips).
+fn describe_cuts(cut: impl Fn(&str) -> Option<f32>, config: &Config) -> String {
+    let cuts: Vec<String> = ["image", "video", "audio"]
+        .iter()
+        .map(|m| match cut(m) {
+            Some(c) => format!("{m} {c:.3}"),
+            None => format!("{m} none"),
+        })
+        .collect();
+    match config.tagging.threshold {
+        Some(t) => format!(
+            "tagging.threshold = {t}: one cosine cut for every modality, overriding the bundle's \
+             calibrated cuts (in configurations written before open-set tagging, \
+             tagging.threshold was a softmax probability: that is now tagging.min_probability)"
+        ),
+        None if cuts.iter().all(|c| c.ends_with("none")) => "open-set cuts: none (the bundle is \
+             not calibrated, see mmv-train calibrate-tags): every output names its best label"
+            .into(),
+        None => format!(
+            "open-set cuts (the bundle's calibrated cosine cuts): {}",
+            cuts.join(", ")
+        ),
+    }
+}
+
+fn describe_rules(rules: Option<Rules>, config: &Config) -> String {
+    let Some(r) = rules else {
+        return "events: off".into();
+    };
+    let dest = match config.outputs.events.as_deref() {
+        None => "written with the tag lines".to_string(),
+        Some("off") => "not written".to_string(),
+        Some(d) if d == config.outputs.tags => "written with the tag lines".to_string(),
+        Some(d) => format!("written to {d}"),
+    };
+    format!(
+        "events: a label starts an event when present in k of the last n windows, ends when in \
+         fewer: image {} of {}, clip {} of {}, audio {} of {}; {dest}",
+        r.image.k, r.image.n, r.clip.k, r.clip.n, r.audio.k, r.audio.n
+    )
 }
 
 fn displays(config: &Config) -> Result<Vec<Box<dyn Display + Send>>, DaemonError> {
@@ -275,10 +348,14 @@ pub fn run_with<E: Embedder>(
     let tagger = embedder
         .tagger(&labels)
         .map_err(|e| DaemonError::Labels(Box::new(e)))?;
+    let tagger = apply_threshold(tagger, config);
     tracing::info!(labels = labels.labels.len(), origin = %labels.origin, "labels embedded");
+    tracing::info!("{}", describe_cuts(|m| tagger.cut(m), config));
+    tracing::info!("{}", describe_rules(config.events.rules(), config));
     let spec = embedder.spec().clone();
     let outputs = Outputs {
-        tags: Some(tags_output(config)?),
+        tags: Some(json_lines(&config.outputs.tags)?),
+        events: events_output(config)?,
         index,
         displays: displays(config)?,
     };
@@ -286,10 +363,11 @@ pub fn run_with<E: Embedder>(
         image_every: config.tagging.image_every,
         clips: config.tagging.clips,
         top_k: config.tagging.top_k,
-        threshold: config.tagging.threshold,
+        min_probability: config.tagging.min_probability,
         emit_empty: config.tagging.emit_empty,
         audio_hop_s: config.tagging.audio_hop_s,
         index_audio: config.index.as_ref().is_some_and(|i| i.audio),
+        events: config.events.rules(),
     };
     let mut health = Health::default();
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
@@ -441,5 +519,18 @@ pub fn check_config(path: &Path) -> Result<Vec<String>, DaemonError> {
         }
     }
     lines.push(format!("tags: {}", config.outputs.tags));
+    let open_set = m.open_set.as_ref();
+    let bundle_cut = |m: &str| open_set.and_then(|o| o.threshold(m));
+    lines.push(describe_cuts(
+        |m| config.tagging.threshold.or(bundle_cut(m)),
+        &config,
+    ));
+    if config.tagging.min_probability > 0.0 {
+        lines.push(format!(
+            "tagging.min_probability = {}: tags below this softmax probability are not listed",
+            config.tagging.min_probability
+        ));
+    }
+    lines.push(describe_rules(config.events.rules(), &config));
     Ok(lines)
 }

@@ -6,7 +6,13 @@
 //! Label `i` of `n` embeds as the basis vector `e_i`. A frame or clip embeds as `e_i` with
 //! `i = floor(mean pixel value * n)` (pixels in [0, 1]); an audio window as `e_i` with
 //! `i = floor(amplitude * n)`, where amplitude is sqrt(2) * RMS (a sine's peak).
+//!
+//! Content that is none of the daemon's labels: give the fake more names than the configured
+//! labels (say five, with four labels); a level that maps to a fifth name embeds as `e_4`,
+//! whose cosine similarity with every label is 0. With `cuts` (a calibrated bundle's open-set
+//! cuts), such content is tagged "none".
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +36,9 @@ pub struct FakeEmbedder {
     spec: ModelSpec,
     /// Softmax temperature of the tagger.
     pub temperature: f32,
+    /// Open-set cuts per modality ("video", "audio", "image"), as a calibrated bundle's
+    /// manifest carries them; empty: none (every output names its best label).
+    pub cuts: BTreeMap<String, f32>,
     /// Time each network call takes (slept), to model inference cost.
     pub work: Duration,
     /// Calls per network: image, clip, audio, text.
@@ -62,6 +71,7 @@ impl FakeEmbedder {
             labels: labels.to_vec(),
             spec,
             temperature: 0.07,
+            cuts: BTreeMap::new(),
             work: Duration::ZERO,
             calls: [0; 4],
         }
@@ -184,7 +194,9 @@ impl Embedder for FakeEmbedder {
             .iter()
             .map(|l| l.prompts.iter().map(|p| self.embed_text(p)).collect())
             .collect();
-        Tagger::new(labels, prompts, self.temperature).map_err(|e| FakeError(e.to_string()))
+        Tagger::new(labels, prompts, self.temperature)
+            .map(|t| t.with_cuts(self.cuts.clone()))
+            .map_err(|e| FakeError(e.to_string()))
     }
 }
 

@@ -1,8 +1,8 @@
 //! `mmv-host`: the mmv-edge board daemon.
 //!
 //! It captures a camera and a microphone, runs every frame, clip and audio window through the
-//! MMV networks, and publishes zero-shot tags (JSON lines), a searchable index of clips, and an
-//! on-screen overlay. The media layer is the runtime's (`mmv_runtime`: file readers, camera
+//! MMV networks, and publishes zero-shot tags (JSON lines), events (a label that holds over k of
+//! n windows, [`pipeline::events`]), a searchable index of clips, and an on-screen overlay. The media layer is the runtime's (`mmv_runtime`: file readers, camera
 //! formats, preprocessing, clip sampling rules, resampling, silence, tagging, thumbnails, the
 //! index), the same code `mmv tag` and `mmv index` run; the daemon adds the devices, threads,
 //! queues, supervision and the overlay. Hardware sits behind traits (the runtime's

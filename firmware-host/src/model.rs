@@ -14,7 +14,7 @@ use mmv_runtime::tag::{LabelSet, Tagger};
 use serde::Serialize;
 
 /// Which network produced an output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Modality {
     /// One frame through the deflated image network.

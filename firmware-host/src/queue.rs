@@ -229,16 +229,18 @@ mod tests {
     fn concurrent_producer_and_consumer_lose_nothing_but_the_counted() {
         let (mut tx, rx) = channel::<u64, 64>();
         const N: u64 = 200_000;
+        // The producer records what each push did: whether the consumer was preempted while
+        // popping (a `DroppedNewest`) depends on the scheduler, so the checks below follow
+        // from the outcomes rather than assume one.
         let producer = std::thread::spawn(move || {
-            for i in 0..N {
-                tx.push(i);
-            }
-            tx
+            let outcomes: Vec<Pushed> = (0..N).map(|i| tx.push(i)).collect();
+            (tx, outcomes)
         });
         let mut got = Vec::new();
         loop {
             match rx.pop() {
                 Some(v) => got.push(v),
+                // Finished: everything it pushed is queued or counted, so one drain is all.
                 None if producer.is_finished() => {
                     while let Some(v) = rx.pop() {
                         got.push(v);
@@ -248,15 +250,50 @@ mod tests {
                 None => std::thread::yield_now(),
             }
         }
-        let tx = producer.join().expect("producer thread");
+        let (tx, outcomes) = producer.join().expect("producer thread");
         // Strictly increasing: drops never reorder or duplicate.
         assert!(got.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(
-            got.last(),
-            Some(&(N - 1)),
-            "the newest item always survives"
-        );
+        // Every loss is counted, once.
         assert_eq!(got.len() as u64 + tx.stats().dropped(), N);
+        let dropped_newest: Vec<u64> = (0..N)
+            .filter(|&i| outcomes[i as usize] == Pushed::DroppedNewest)
+            .collect();
+        let dropped_oldest = outcomes
+            .iter()
+            .filter(|&&o| o == Pushed::DroppedOldest)
+            .count() as u64;
+        assert_eq!(
+            dropped_newest.len() as u64 + dropped_oldest,
+            tx.stats().dropped(),
+            "each drop is reported by the push that made it"
+        );
+        // An item reported dropped never arrives.
+        assert!(dropped_newest.iter().all(|i| got.binary_search(i).is_err()));
+        // The newest item the queue accepted always survives (only a later push could evict
+        // it): N - 1 unless its push met the consumer popping.
+        let newest_accepted = (0..N)
+            .rev()
+            .find(|&i| outcomes[i as usize] != Pushed::DroppedNewest);
+        assert_eq!(got.last().copied(), newest_accepted);
+    }
+
+    #[test]
+    fn a_full_queue_whose_consumer_is_popping_drops_the_new_item() {
+        let (mut tx, rx) = channel::<u32, 3>();
+        assert_eq!(tx.push(1), Pushed::Queued);
+        assert_eq!(tx.push(2), Pushed::Queued);
+        {
+            // The consumer holds its end (it is popping): the producer does not wait.
+            let _popping = lock(&rx.consumer);
+            assert_eq!(tx.push(3), Pushed::DroppedNewest);
+        }
+        assert_eq!(tx.stats().dropped(), 1);
+        // Free again: the newest item survives, the oldest goes.
+        assert_eq!(tx.push(4), Pushed::DroppedOldest);
+        assert_eq!(rx.pop(), Some(2));
+        assert_eq!(rx.pop(), Some(4));
+        assert_eq!(rx.pop(), None);
+        assert_eq!(tx.stats().dropped(), 2);
     }
 
     #[test]

@@ -52,7 +52,7 @@ names = ["zero", "one", "two", "three"]
 
 [tagging]
 top_k = 1
-threshold = 0.5
+min_probability = 0.5
 
 [index]
 path = "index.sqlite"
@@ -90,10 +90,11 @@ fn daemon_runs_a_config_end_to_end() {
     assert_eq!(stats.audio_windows, 3);
     assert_eq!(stats.index_rows, 5 + 3);
     let tags = std::fs::read_to_string(dir.path().join("out/tags.jsonl")).expect("tags");
-    let lines: Vec<serde_json::Value> = tags
+    // Tag lines and event records share the stream; events have an "event" key.
+    let (events, lines): (Vec<serde_json::Value>, Vec<serde_json::Value>) = tags
         .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect();
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .partition(|v| v.get("event").is_some());
     assert_eq!(lines.len(), 40 + 5 + 3);
     for l in &lines {
         let want = if l["modality"] == "audio" {
@@ -103,6 +104,46 @@ fn daemon_runs_a_config_end_to_end() {
         };
         assert_eq!(l["tags"][0]["label"], want, "{l}");
     }
+    // One label throughout each modality: one event each, from the first window to the end.
+    let summary: Vec<(String, String, String, f64, Option<f64>)> = events
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or("").to_string();
+            (
+                s("event"),
+                s("modality"),
+                s("label"),
+                e["start_s"].as_f64().expect("start"),
+                e["end_s"].as_f64(),
+            )
+        })
+        .collect();
+    let ev = |p: &str, m: &str, l: &str, s: f64, e: Option<f64>| {
+        (p.to_string(), m.to_string(), l.to_string(), s, e)
+    };
+    let mut want = vec![
+        ev("start", "image", "two", 0.0, None),
+        ev("start", "clip", "two", 0.0, None),
+        ev("end", "clip", "two", 0.0, Some(4.0)),
+        ev("end", "image", "two", 0.0, Some(3.9)),
+        ev("start", "audio", "one", 0.0, None),
+        ev("end", "audio", "one", 0.0, Some(3.0)),
+    ];
+    let mut got = summary.clone();
+    let order = |v: &mut Vec<(String, String, String, f64, Option<f64>)>| {
+        v.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)).reverse())
+    };
+    order(&mut got);
+    order(&mut want);
+    assert_eq!(got, want, "{summary:?}");
+    assert_eq!(stats.event_lines, 6);
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "end")
+            .all(|e| e["reason"] == "stream_end")
+    );
+
     // Every clip and audio window is a searchable row of the SQLite index.
     let index = Index::open(&index_path).expect("index reopens");
     let table = index.load_model_table(&model).expect("model rows");
@@ -113,6 +154,40 @@ fn daemon_runs_a_config_end_to_end() {
         "{files:?}"
     );
     assert!(dir.path().join("out/overlay/overlay-latest.png").exists());
+}
+
+#[test]
+fn check_config_says_which_cuts_and_event_rules_apply() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/avdigits-fac-s3d");
+    let path = dir.path().join("mmv-host.toml");
+    let base = format!(
+        "[bundle]\ndir = \"{}\"\n[microphone]\nsource = \"wav\"\npath = \"mic.wav\"\n[labels]\nnames = [\"one\"]\n",
+        bundle.display()
+    );
+    // An older configuration's `threshold` (then a softmax probability) is read as a cosine
+    // cut, and said so.
+    std::fs::write(
+        &path,
+        format!("{base}[tagging]\nthreshold = 0.2\n[events.clip]\nk = 1\nn = 3\n"),
+    )
+    .expect("config");
+    let lines = check_config(&path).expect("valid").join("\n");
+    assert!(
+        lines.contains("tagging.threshold = 0.2: one cosine cut for every modality"),
+        "{lines}"
+    );
+    assert!(lines.contains("tagging.min_probability"), "{lines}");
+    assert!(
+        lines.contains("image 20 of 30, clip 1 of 3, audio 1 of 3; written with the tag lines"),
+        "{lines}"
+    );
+    // Without it, the bundle's calibrated cuts, if any.
+    std::fs::write(&path, format!("{base}[outputs]\nevents = \"off\"\n")).expect("config");
+    let lines = check_config(&path).expect("valid").join("\n");
+    assert!(lines.contains("open-set cuts"), "{lines}");
+    assert!(lines.contains("; not written"), "{lines}");
 }
 
 #[test]

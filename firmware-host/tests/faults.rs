@@ -18,7 +18,7 @@ use mmv_host::fake::FakeEmbedder;
 use mmv_host::model::{Embedder, Modality};
 use mmv_host::outputs::index_sink::MemoryIndex;
 use mmv_host::outputs::tags_jsonl::TagWriter;
-use mmv_host::pipeline::{Health, Outputs, Pipeline, PipelineOptions};
+use mmv_host::pipeline::{EventOutput, Health, Outputs, Pipeline, PipelineOptions};
 use mmv_host::supervisor::{Policy, SourceHealth, run_camera, run_microphone};
 use mmv_runtime::tag::LabelSet;
 
@@ -89,11 +89,17 @@ impl Write for Shared {
     }
 }
 
-fn lines(out: &Shared) -> Vec<serde_json::Value> {
+/// The tag lines (`events`: false) or the event records (true) written so far.
+fn records(out: &Shared, events: bool) -> Vec<serde_json::Value> {
     let text = String::from_utf8(out.0.lock().expect("lock").clone()).expect("utf8");
     text.lines()
-        .map(|l| serde_json::from_str(l).expect("json line"))
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
+        .filter(|v| v.get("event").is_some() == events)
         .collect()
+}
+
+fn lines(out: &Shared) -> Vec<serde_json::Value> {
+    records(out, false)
 }
 
 fn pipeline(tags: &Shared, health: Health) -> Pipeline<FakeEmbedder, MemoryIndex> {
@@ -102,6 +108,7 @@ fn pipeline(tags: &Shared, health: Health) -> Pipeline<FakeEmbedder, MemoryIndex
     let tagger = fake.tagger(&label_set).expect("tagger");
     let outputs = Outputs {
         tags: Some(TagWriter::new(Box::new(tags.clone()))),
+        events: EventOutput::WithTags,
         index: Some(MemoryIndex::default()),
         displays: Vec::new(),
     };
@@ -225,6 +232,31 @@ fn camera_failing_mid_stream_is_reopened_while_audio_carries_on() {
         out.iter()
             .filter(|l| l["modality"] == "audio")
             .all(|l| l["tags"][0]["label"] == "two")
+    );
+    // Clip events (2 of 3 clips): "one" ends with the failed opening (the source is down, or
+    // its next opening restarts the stream), "three" at the clean end of the second opening.
+    let clip_events: Vec<(String, String, String)> = records(&tags, true)
+        .iter()
+        .filter(|e| e["modality"] == "clip")
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or("").to_string();
+            (s("event"), s("label"), s("reason"))
+        })
+        .collect();
+    let reason = clip_events.get(1).map(|e| e.2.clone()).unwrap_or_default();
+    assert!(
+        reason == "source_lost" || reason == "restart",
+        "{clip_events:?}"
+    );
+    let ev = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(
+        clip_events,
+        vec![
+            ev("start", "one", ""),
+            ev("end", "one", &reason),
+            ev("start", "three", ""),
+            ev("end", "three", "stream_end"),
+        ]
     );
     let index = p.outputs().index.as_ref().expect("index");
     assert!(

@@ -7,6 +7,8 @@
 //! ```
 //! `time`: Unix seconds when the data was captured (the start of the clip or window);
 //! `start_s`/`end_s`: stream time since the source was opened.
+//!
+//! The same writer carries event records ([`super::events_jsonl`]) when they share the stream.
 
 use std::io::Write;
 
@@ -50,6 +52,11 @@ impl<W: Write> TagWriter<W> {
     }
 
     pub fn write(&mut self, record: &TagRecord<'_>) -> Result<(), TagsError> {
+        self.write_record(record)
+    }
+
+    /// Writes any record (an event, see [`super::events_jsonl`]) as one line.
+    pub fn write_record<R: Serialize>(&mut self, record: &R) -> Result<(), TagsError> {
         self.buf.clear();
         serde_json::to_writer(&mut self.buf, record).map_err(std::io::Error::other)?;
         self.buf.push(b'\n');

@@ -50,11 +50,12 @@ pub struct Output<'a> {
     pub index: Option<Option<&'a [u8]>>,
 }
 
-/// What tagging keeps: the best `top_k` labels at or above `threshold`, as `mmv tag` does.
+/// What tagging keeps: the best `top_k` labels whose softmax probability is at least
+/// `min_probability`, as `mmv tag` does (the open-set cut is the tagger's).
 #[derive(Clone, Copy, Debug)]
 pub struct Selection {
     pub top_k: usize,
-    pub threshold: f32,
+    pub min_probability: f32,
     /// Also write tag lines without a tag.
     pub emit_empty: bool,
 }
@@ -73,7 +74,7 @@ pub fn tags(
     };
     match tagger.scores(z) {
         Ok(scores) => tagger
-            .top(&scores, cut_key(modality), sel.top_k, sel.threshold)
+            .top(&scores, cut_key(modality), sel.top_k, sel.min_probability)
             .into_iter()
             .filter(|t| t.present)
             .collect(),
@@ -85,7 +86,7 @@ pub fn tags(
 }
 
 /// The open-set calibration's name for a network's modality (clips are "video" there).
-fn cut_key(modality: Modality) -> &'static str {
+pub fn cut_key(modality: Modality) -> &'static str {
     match modality {
         Modality::Clip => "video",
         m => m.name(),

@@ -6,7 +6,8 @@
 //!
 //! then tags each output with the runtime's tagger and fans it out ([`fanout`]): tag lines,
 //! index rows (clips and audio windows, with the runtime's thumbnails) and the overlay
-//! ([`display`]).
+//! ([`display`]); [`events`] turns each modality's tags into start and end events (a label
+//! that holds over k of n windows).
 //!
 //! The media work is the runtime's (the same front ends, sampling rule, tail rule, silence rule
 //! and tagger as `mmv tag`), so a file replayed here gives `mmv tag`'s clips and tags. The live
@@ -18,6 +19,7 @@
 pub mod audio;
 pub mod clips;
 pub mod display;
+pub mod events;
 pub mod fanout;
 
 use std::sync::Arc;
@@ -26,14 +28,16 @@ use std::time::{Duration, Instant};
 
 use mmv_runtime::frames::{RgbFrame, thumbnail_jpeg};
 use mmv_runtime::pipeline::THUMBNAIL_SIDE;
-use mmv_runtime::tag::Tagger;
+use mmv_runtime::tag::{Tag, Tagger};
 
 use self::audio::{AudioWindows, Window};
 use self::clips::{Clip, ClipSampler, Shot};
 use self::display::{FpsMeter, Latest};
+use self::events::{Events, Rules};
 use self::fanout::{Clock, Output, Selection};
 use crate::capture::{AudioChunk, Frame, FrameEvent};
 use crate::model::{Embedder, Modality, ModelSpec};
+use crate::outputs::events_jsonl::{EndReason, EventRecord};
 use crate::outputs::index_sink::IndexSink;
 use crate::outputs::tags_jsonl::TagWriter;
 use crate::overlay::{Display, RgbCanvas};
@@ -46,12 +50,15 @@ pub struct PipelineOptions {
     pub image_every: usize,
     pub clips: bool,
     pub top_k: usize,
-    pub threshold: f32,
+    /// Lowest softmax probability listed (the open-set cut is the tagger's).
+    pub min_probability: f32,
     pub emit_empty: bool,
     /// Seconds between audio windows; `None`: one window.
     pub audio_hop_s: Option<f32>,
     /// Index audio windows as well as clips.
     pub index_audio: bool,
+    /// Start and end events by these rules; None: no events.
+    pub events: Option<Rules>,
 }
 
 impl Default for PipelineOptions {
@@ -60,10 +67,11 @@ impl Default for PipelineOptions {
             image_every: 1,
             clips: true,
             top_k: 3,
-            threshold: 0.0,
+            min_probability: 0.0,
             emit_empty: false,
             audio_hop_s: None,
             index_audio: true,
+            events: Some(Rules::DEFAULT),
         }
     }
 }
@@ -83,6 +91,8 @@ pub struct PipelineStats {
     /// Partial clips abandoned at a gap or restart.
     pub clip_resets: u64,
     pub tag_lines: u64,
+    /// Event records (starts and ends) written.
+    pub event_lines: u64,
     pub index_rows: u64,
     pub index_failures: u64,
     /// Frames that could not be preprocessed.
@@ -97,8 +107,21 @@ pub struct PipelineStats {
 /// Everything the pipeline writes to.
 pub struct Outputs<X> {
     pub tags: Option<TagWriter<Box<dyn std::io::Write + Send>>>,
+    pub events: EventOutput,
     pub index: Option<X>,
     pub displays: Vec<Box<dyn Display + Send>>,
+}
+
+/// Where event records go.
+#[derive(Default)]
+pub enum EventOutput {
+    /// Nowhere.
+    Off,
+    /// Into the tag stream, between the tag lines.
+    #[default]
+    WithTags,
+    /// A stream of their own.
+    Own(TagWriter<Box<dyn std::io::Write + Send>>),
 }
 
 /// The health of the sources, for the overlay's status line.
@@ -115,6 +138,9 @@ pub struct Pipeline<E, X> {
     tagger: Tagger,
     out: Outputs<X>,
     opts: PipelineOptions,
+    events: Option<Events>,
+    /// Event records waiting to be written, reused.
+    event_buf: Vec<EventRecord>,
     health: Health,
     clips: ClipSampler,
     audio: AudioWindows,
@@ -144,6 +170,8 @@ impl<E: Embedder, X: IndexSink> Pipeline<E, X> {
         Self {
             clips: ClipSampler::new(g.frames, g.fps),
             audio: AudioWindows::new(g.sample_rate, g.window_samples, opts.audio_hop_s),
+            events: opts.events.map(Events::new),
+            event_buf: Vec::new(),
             embedder,
             spec,
             tagger,
@@ -187,6 +215,7 @@ impl<E: Embedder, X: IndexSink> Pipeline<E, X> {
                 for clip in self.clips.end(epoch, pts) {
                     self.embed_clip(clip);
                 }
+                self.end_events("camera", EndReason::StreamEnd);
             }
         }
     }
@@ -317,6 +346,7 @@ impl<E: Embedder, X: IndexSink> Pipeline<E, X> {
             for w in self.audio.finish() {
                 self.embed_window(w);
             }
+            self.end_events("microphone", EndReason::StreamEnd);
         }
     }
 
@@ -338,7 +368,17 @@ impl<E: Embedder, X: IndexSink> Pipeline<E, X> {
                     index,
                 });
             }
-            Ok(None) => self.stats.silent_windows += 1,
+            Ok(None) => {
+                // Silence: a window without labels.
+                self.stats.silent_windows += 1;
+                self.observe(
+                    "microphone",
+                    Modality::Audio,
+                    (w.start_s, w.end_s),
+                    (w.start, w.end),
+                    &[],
+                );
+            }
             Err(e) => self.embed_failed(Modality::Audio, &e),
         }
     }
@@ -352,7 +392,7 @@ impl<E: Embedder, X: IndexSink> Pipeline<E, X> {
     fn emit(&mut self, out: Output<'_>) {
         let sel = Selection {
             top_k: self.opts.top_k,
-            threshold: self.opts.threshold,
+            min_probability: self.opts.min_probability,
             emit_empty: self.opts.emit_empty,
         };
         let tags = fanout::tags(&self.tagger, out.embedding, out.modality, sel);
@@ -364,7 +404,92 @@ impl<E: Embedder, X: IndexSink> Pipeline<E, X> {
             &tags,
             &mut self.stats,
         );
+        // Without an open-set cut every listed tag is "present"; only the best is the answer.
+        let answers = match self.tagger.cut(fanout::cut_key(out.modality)) {
+            Some(_) => &tags[..],
+            None => &tags[..tags.len().min(1)],
+        };
+        self.observe(out.source, out.modality, out.span_s, out.span, answers);
         self.latest.set(out.modality, tags);
+    }
+
+    /// Takes a window's present tags into the events, and writes the events it starts or ends.
+    fn observe(
+        &mut self,
+        source: &str,
+        modality: Modality,
+        span_s: (f64, f64),
+        span: (Instant, Instant),
+        tags: &[Tag],
+    ) {
+        let Some(events) = self.events.as_mut() else {
+            return;
+        };
+        let w = events::Window {
+            start_s: span_s.0,
+            end_s: span_s.1,
+            start_time: self.clock.unix(span.0),
+            end_time: self.clock.unix(span.1),
+            tags,
+        };
+        events.observe(source, modality, &w, &mut self.event_buf);
+        self.write_events();
+    }
+
+    /// Ends the events of `source` (its stream ended or it is down).
+    fn end_events(&mut self, source: &str, reason: EndReason) {
+        if let Some(events) = self.events.as_mut() {
+            events.end_source(source, reason, &mut self.event_buf);
+            self.write_events();
+        }
+    }
+
+    fn write_events(&mut self) {
+        let Self {
+            event_buf,
+            out,
+            stats,
+            ..
+        } = self;
+        for e in event_buf.drain(..) {
+            tracing::debug!(event = ?e.event, label = %e.label, modality = e.modality.name(), "event");
+            let writer = match &mut out.events {
+                EventOutput::Off => None,
+                EventOutput::WithTags => out.tags.as_mut(),
+                EventOutput::Own(w) => Some(w),
+            };
+            if let Some(w) = writer {
+                match w.write_record(&e) {
+                    Ok(()) => stats.event_lines += 1,
+                    Err(e) => tracing::error!(error = %e, "event output failed"),
+                }
+            }
+        }
+    }
+
+    /// Ends every event in progress (the daemon is stopping; a replay's sources have ended
+    /// theirs already).
+    pub fn finish_events(&mut self) {
+        if let Some(events) = self.events.as_mut() {
+            events.finish(EndReason::Stopped, &mut self.event_buf);
+            self.write_events();
+        }
+    }
+
+    /// Ends the events of a source that is down once its queued data is processed.
+    fn end_lost_sources(&mut self, camera_idle: bool, mic_idle: bool) {
+        let Some(events) = self.events.as_ref() else {
+            return;
+        };
+        let down = |h: &Option<Arc<SourceHealth>>| h.as_ref().is_some_and(|h| !h.is_up());
+        let lost_camera = camera_idle && down(&self.health.camera) && events.has_open("camera");
+        let lost_mic = mic_idle && down(&self.health.mic) && events.has_open("microphone");
+        if lost_camera {
+            self.end_events("camera", EndReason::SourceLost);
+        }
+        if lost_mic {
+            self.end_events("microphone", EndReason::SourceLost);
+        }
     }
 
     /// Flushes the index.
@@ -433,15 +558,23 @@ impl<E: Embedder, X: IndexSink> Pipeline<E, X> {
             if worked {
                 continue;
             }
+            let (camera_idle, mic_idle) = (
+                frames.is_none_or(Receiver::is_empty),
+                audio.is_none_or(Receiver::is_empty),
+            );
+            self.end_lost_sources(camera_idle, mic_idle);
             let finished =
                 |h: &Option<Arc<SourceHealth>>| h.as_ref().is_none_or(|h| h.is_finished());
-            let queues_empty =
-                frames.is_none_or(Receiver::is_empty) && audio.is_none_or(Receiver::is_empty);
-            if finished(&self.health.camera) && finished(&self.health.mic) && queues_empty {
+            if finished(&self.health.camera)
+                && finished(&self.health.mic)
+                && camera_idle
+                && mic_idle
+            {
                 break;
             }
             std::thread::sleep(Duration::from_millis(2));
         }
+        self.finish_events();
         self.flush();
     }
 }
