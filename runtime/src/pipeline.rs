@@ -460,7 +460,13 @@ impl Pipeline {
                     .filter(|(i, w)| *i == 0 || w.len() * 2 >= n)
                     .map(|(_, w)| w);
                 for w in chunks.take(MAX_QUERY_WINDOWS) {
-                    if let Some(e) = self.embed_audio(w)? {
+                    // As `mmv tag` reads it: a query shorter than a window sits in its middle.
+                    let w = if samples.len() < n {
+                        ingest::clips::centred_window(w, n)
+                    } else {
+                        w.to_vec()
+                    };
+                    if let Some(e) = self.embed_audio(&w)? {
                         windows.push(e);
                     }
                 }

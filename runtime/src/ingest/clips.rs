@@ -175,19 +175,26 @@ impl Clips {
                 return Ok(None);
             }
             let rate = f64::from(g.sample_rate);
+            // A recording shorter than one window (a spoken word saved on its own) is centred
+            // in it, where training places words, not pushed against its start.
+            let window = if audio.len() < g.window_samples {
+                Some(centred_window(audio, g.window_samples))
+            } else {
+                self.audio_window(start)
+            };
             Clip {
                 index: i,
                 start_s: start as f64 / rate,
                 end_s: (start + available) as f64 / rate,
                 frames: Vec::new(),
-                audio: self.audio_window(start),
+                audio: window,
             }
         };
         self.next_clip += 1;
         Ok(Some(clip))
     }
 
-    /// `window_samples` samples from `start`, padded with silence.
+    /// `window_samples` samples from `start`, padded with silence at the end.
     fn audio_window(&self, start: usize) -> Option<Vec<f32>> {
         let audio = self.audio.as_ref()?;
         let n = self.geometry.window_samples;
@@ -226,6 +233,15 @@ impl Clips {
             }
         }
     }
+}
+
+/// `samples` (at most `n`) in the middle of `n` samples of silence.
+pub fn centred_window(samples: &[f32], n: usize) -> Vec<f32> {
+    let len = samples.len().min(n);
+    let mut window = vec![0.0f32; n];
+    let at = (n - len) / 2;
+    window[at..at + len].copy_from_slice(&samples[..len]);
+    window
 }
 
 #[cfg(test)]
@@ -378,5 +394,18 @@ mod tests {
         assert!(clips[2].frames.is_empty());
         assert!((it.duration_s().unwrap() - 2.5).abs() < 1e-9);
         assert!(collect(Clips::new(geometry(4), None, None)).is_empty());
+    }
+
+    #[test]
+    fn a_recording_shorter_than_one_window_is_centred_in_it() {
+        // 4 samples in windows of 8: two samples of silence on each side.
+        let audio = vec![1.0f32, 2.0, 3.0, 4.0];
+        let clips = collect(Clips::new(geometry(4), None, Some(audio)));
+        assert_eq!(clips.len(), 1);
+        assert_eq!(
+            clips[0].audio.as_deref().unwrap(),
+            &[0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 0.0, 0.0]
+        );
+        assert!((clips[0].end_s - 0.4).abs() < 1e-9);
     }
 }

@@ -1,0 +1,107 @@
+//! The product-path evaluation and the open-set calibration on the released default bundle,
+//! small: every row is filled from files read by the runtime, the closed-set figures beat
+//! chance where the model is known to work, the calibration's cuts keep each calibration
+//! negative kind at or under its target, and a calibrated copy of the bundle then abstains.
+
+use std::path::{Path, PathBuf};
+
+use mmv_runtime::bundle::manifest::Precision;
+use mmv_training::eval::product::calibrate::{CalibrateOptions, calibrate, store};
+use mmv_training::eval::product::{ProductOptions, run};
+
+fn data_dir() -> PathBuf {
+    let dir =
+        PathBuf::from(std::env::var("MMV_DATA").expect("MMV_DATA names the shared data folder"));
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir)
+}
+
+fn released() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/avdigits-fac-s3d")
+}
+
+fn copy_bundle(to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(released()).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        // fp32 only: the test does not need the other precisions' files.
+        if name.ends_with(".onnx") && !name.contains("fp32") {
+            continue;
+        }
+        std::fs::copy(&p, to.join(&name)).unwrap();
+    }
+}
+
+#[test]
+#[ignore = "needs MMV_DATA (and espeak-ng for the speech negatives)"]
+fn product_path_rows_and_a_calibrated_bundle_that_abstains() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("bundle");
+    copy_bundle(&bundle);
+    let data = data_dir();
+
+    let cal = calibrate(
+        &CalibrateOptions {
+            bundle: bundle.clone(),
+            data_dir: data.clone(),
+            per_row: 10,
+            negatives_per_kind: 4,
+            target: 0.25,
+            seed: 0,
+            command: "test".into(),
+        },
+        |_| {},
+    )
+    .unwrap();
+    cal.validate().unwrap();
+    for m in ["audio", "image", "video", "fused"] {
+        assert!(cal.threshold(m).is_some(), "no cut for {m}: {cal:?}");
+    }
+    for (m, c) in &cal.calibration {
+        for (kind, (n, share)) in &c.negatives {
+            assert!(*n > 0, "{m}/{kind}");
+            assert!(
+                *share <= 0.25 + 1e-6,
+                "{m}/{kind}: {share} tagged above the target"
+            );
+        }
+    }
+    store(&bundle, &cal).unwrap();
+
+    let eval = run(
+        &ProductOptions {
+            bundle: bundle.clone(),
+            data_dir: data,
+            precision: Precision::Fp32,
+            per_row: 20,
+            negatives_per_kind: 3,
+            work_dir: None,
+            seed: 0,
+        },
+        |_| {},
+    )
+    .unwrap();
+    // The calibrated cuts are in use, and every row was measured.
+    assert_eq!(eval.cuts.len(), 4, "{:?}", eval.cuts);
+    assert!(eval.rows.iter().all(|r| r.n > 0));
+    assert!(
+        eval.rows
+            .iter()
+            .all(|r| r.right_kept + r.wrong_kept + r.abstained == r.n)
+    );
+    let row = |name: &str| eval.rows.iter().find(|r| r.name.starts_with(name)).unwrap();
+    // Where the released model works (its training scale, clips): far above chance (10 %).
+    assert!(
+        row("digit at 1/2").accuracy() >= 60.0,
+        "{:?}",
+        row("digit at 1/2")
+    );
+    assert!(row("Moving-MNIST test clips as Y4M").accuracy() >= 60.0);
+    assert_eq!(eval.search.len(), 3);
+    assert!(eval.search[0].r_at_5 >= 60.0, "{:?}", eval.search[0]);
+    // Open set: every kind measured, and the cut abstains on some negatives.
+    assert!(eval.negatives.len() >= 12, "{:?}", eval.negatives.len());
+    let tagged: usize = eval.negatives.iter().map(|r| r.tagged).sum();
+    let total: usize = eval.negatives.iter().map(|r| r.n).sum();
+    assert!(tagged < total, "every negative tagged despite the cuts");
+}
