@@ -228,7 +228,10 @@ mod driver {
             match unsafe { Library::new(name) } {
                 Ok(lib) => return Ok((Box::leak(Box::new(lib)), name.to_string())),
                 Err(e) => {
-                    first_error.get_or_insert_with(|| (name.to_string(), e.to_string()));
+                    // libloading says "dlopen failed"; the loader's own words are its source.
+                    let reason = std::error::Error::source(&e)
+                        .map_or_else(|| e.to_string(), |s| s.to_string());
+                    first_error.get_or_insert_with(|| (name.to_string(), reason));
                 }
             }
         }
