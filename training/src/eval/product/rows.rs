@@ -378,25 +378,12 @@ pub fn still_rows(
     rows: &mut Vec<Row>,
     progress: &mut impl FnMut(&str),
 ) -> Result<(), ProductError> {
-    let Ctx {
-        product,
-        data,
-        options,
-        work,
-    } = *ctx;
-    let all: Vec<usize> = MNIST_TEST.collect();
-    let images = spread(&all, options.per_row);
+    let images = spread(&MNIST_TEST.collect::<Vec<_>>(), ctx.options.per_row);
     for (k, (name, style)) in still_styles().into_iter().enumerate() {
         progress(&format!("stills: {name}"));
         let mut row = Row::new("image -> text", name, "image");
-        still_row(
-            product,
-            data,
-            &mut row,
-            &images,
-            style,
-            &work.join(format!("still-{k}")),
-        )?;
+        let dir = ctx.work.join(format!("still-{k}"));
+        still_row(ctx.product, ctx.data, &mut row, &images, style, &dir)?;
         rows.push(row);
     }
     Ok(())
