@@ -99,8 +99,8 @@ pub fn run(args: TagArgs) -> Result<ExitCode> {
         }
         pb.finish_and_clear();
         let answer = |m: &str| match (summary.best.get(m), summary.answer(m)) {
-            (_, Some(t)) => format!("{} {:.2}", t.label, t.similarity),
-            (Some(b), None) => format!("none (best {} {:.2})", b.label, b.similarity),
+            (_, Some(t)) => format!("{} (cos {:.2})", t.label, t.similarity),
+            (Some(b), None) => format!("none (best {} cos {:.2})", b.label, b.similarity),
             (None, None) => "-".into(),
         };
         rows.push(vec![

@@ -110,22 +110,12 @@ impl Product {
             .and_then(|o| o.threshold(modality))
     }
 
-    /// Reads `path` through the runtime and answers per modality; `stride_s` as `mmv tag
-    /// --stride`; `window`: only clips starting in [from, to) seconds count.
-    pub fn answer(
-        &self,
-        path: &Path,
-        stride_s: Option<f64>,
-        window: Option<(f64, f64)>,
-    ) -> Result<FileAnswers, ProductError> {
+    /// Reads `path` through the runtime and answers per modality as `mmv tag` does; `stride_s`
+    /// as `mmv tag --stride`.
+    pub fn answer(&self, path: &Path, stride_s: Option<f64>) -> Result<FileAnswers, ProductError> {
         let mut clips = self.pipeline.open(path, &self.open, stride_s)?;
         let mut summary = FileSummary::default();
         while let Some(clip) = clips.next(0, false)? {
-            if let Some((from, to)) = window
-                && !(clip.start_s >= from && clip.start_s < to)
-            {
-                continue;
-            }
             summary.add(&self.pipeline.tag(&self.tagger, &clip, 1, 0.0)?);
         }
         let mut best = FileAnswers::new();

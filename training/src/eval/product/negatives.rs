@@ -54,12 +54,12 @@ pub struct Negative {
     pub footage: Option<FootageSplit>,
 }
 
-/// The part of a footage file that belongs to one purpose: clips starting in [from_s, to_s).
+/// The part of a footage file that belongs to one purpose: clips starting in its first half
+/// (calibration) or its second half (evaluation), the file's own duration deciding.
 #[derive(Clone, Copy, Debug)]
 pub struct FootageSplit {
     pub stride_s: f64,
-    pub from_s: f64,
-    pub to_s: f64,
+    pub first_half: bool,
 }
 
 /// What a negative set holds, per kind (so that a small run stays balanced).
@@ -172,27 +172,18 @@ pub fn footage(
     kind: &'static str,
     stride_s: f64,
 ) -> Vec<Negative> {
-    // (file, duration in seconds) as data/README.md describes them.
-    let files: &[(&str, f64, bool)] =
-        &[("bigbuckbunny.mp4", 5.3, true), ("bikes.mp4", 10.0, false)];
+    // (file, has a soundtrack), as data/README.md describes them.
+    let files: &[(&str, bool)] = &[("bigbuckbunny.mp4", true), ("bikes.mp4", false)];
     files
         .iter()
-        .filter(|(_, _, has_audio)| kind != "footage soundtrack" || *has_audio)
-        .map(|&(name, duration, _)| {
-            let half = duration / 2.0;
-            let (from_s, to_s) = match purpose {
-                Purpose::Calibration => (0.0, half),
-                Purpose::Evaluation => (half, duration),
-            };
-            Negative {
-                kind,
-                path: data_dir.join("footage").join(name),
-                footage: Some(FootageSplit {
-                    stride_s,
-                    from_s,
-                    to_s,
-                }),
-            }
+        .filter(|(_, has_audio)| kind != "footage soundtrack" || *has_audio)
+        .map(|&(name, _)| Negative {
+            kind,
+            path: data_dir.join("footage").join(name),
+            footage: Some(FootageSplit {
+                stride_s,
+                first_half: purpose == Purpose::Calibration,
+            }),
         })
         .collect()
 }

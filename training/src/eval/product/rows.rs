@@ -105,7 +105,7 @@ pub fn audio_row(
                 p
             }
         };
-        let a = product.answer(&path, stride_s, None)?;
+        let a = product.answer(&path, stride_s)?;
         row.add(a.get("audio"), rec.digit as usize, product.cut("audio"));
     }
     Ok(())
@@ -163,7 +163,7 @@ pub fn still_row(
             write_png(&p, &img)?;
             p
         };
-        let a = product.answer(&path, None, None)?;
+        let a = product.answer(&path, None)?;
         row.add(a.get("image"), m.labels[i] as usize, product.cut("image"));
     }
     Ok(())
@@ -233,7 +233,7 @@ pub fn clip_row(
     files: &[(PathBuf, usize)],
 ) -> Result<(), ProductError> {
     for (path, digit) in files {
-        let a = product.answer(path, None, None)?;
+        let a = product.answer(path, None)?;
         row.add(a.get("video"), *digit, product.cut("video"));
     }
     Ok(())
@@ -670,21 +670,25 @@ pub fn negative_rows(
                     product
                         .pipeline
                         .open(&neg.path, &product.open, Some(split.stride_s))?;
+                let mut answers = Vec::new();
                 while let Some(clip) = clips.next(0, false)? {
-                    if !(clip.start_s >= split.from_s && clip.start_s < split.to_s) {
-                        continue;
-                    }
                     let z = match *modality {
                         "audio" => clip.audio.as_ref(),
                         _ => clip.video.as_ref(),
                     }
                     .and_then(|e| e.vat.clone());
-                    let answer = z.map(|z| product.best(&z)).transpose()?;
-                    row.add(answer.as_ref(), cut);
+                    answers.push((clip.start_s, z.map(|z| product.best(&z)).transpose()?));
+                }
+                // The halves by the file's own duration, known once every clip was read.
+                let half = clips.duration_s().unwrap_or(0.0) / 2.0;
+                for (start, answer) in answers {
+                    if (start < half) == split.first_half {
+                        row.add(answer.as_ref(), cut);
+                    }
                 }
             }
             None => {
-                let a = product.answer(&neg.path, None, None)?;
+                let a = product.answer(&neg.path, None)?;
                 row.add(a.get(modality), cut);
             }
         }
