@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", mmv_runtime::report::chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

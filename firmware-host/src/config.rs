@@ -47,6 +47,35 @@ pub struct Config {
     pub outputs: OutputsConfig,
     #[serde(default)]
     pub retry: RetryConfig,
+    /// The web page and JSON API (mmv-server: search, timelines, the live view); absent: none.
+    pub http: Option<HttpConfig>,
+    /// Tags and events over MQTT; absent: none.
+    pub mqtt: Option<crate::outputs::mqtt::MqttConfig>,
+}
+
+/// The `[http]` section: mmv-server inside the daemon.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// `IP:PORT`; anything but loopback needs the access token.
+    pub addr: String,
+    /// The access token's file (created 0600 on first start when needed).
+    pub token_file: PathBuf,
+    /// Ask for the token on loopback too.
+    pub require_token: bool,
+    /// Largest upload accepted (a query image or sound), in MB.
+    pub upload_limit_mb: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:8080".into(),
+            token_file: PathBuf::from("mmv-host.token"),
+            require_token: false,
+            upload_limit_mb: 16,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -186,7 +215,9 @@ fn buffer_frames() -> u32 {
     1024
 }
 
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+/// `[labels]`; absent or empty (no names, no file): the built-in AV-Digits labels, as
+/// `mmv tag` without `--labels`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LabelsConfig {
     /// Label names.
@@ -202,6 +233,16 @@ pub struct LabelsConfig {
 
 fn template() -> String {
     "{}".into()
+}
+
+impl Default for LabelsConfig {
+    fn default() -> Self {
+        Self {
+            names: Vec::new(),
+            file: None,
+            template: template(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -477,6 +518,9 @@ impl Config {
         if let Some(d) = self.outputs.png_dir.as_mut() {
             fix(d);
         }
+        if let Some(h) = self.http.as_mut() {
+            fix(&mut h.token_file);
+        }
         if self.outputs.tags != "-" {
             let mut p = PathBuf::from(&self.outputs.tags);
             fix(&mut p);
@@ -574,9 +618,6 @@ impl Config {
                 ));
             }
         }
-        if self.labels.names.is_empty() && self.labels.file.is_none() {
-            p.push("labels: give names = [...] or file = \"...\"".into());
-        }
         if !self.labels.template.contains("{}") {
             p.push(format!(
                 "labels.template: {:?} has no {{}} for the label",
@@ -629,12 +670,24 @@ impl Config {
         if r.stall_ms < 100 {
             p.push(format!("retry.stall_ms: {} is below 100", r.stall_ms));
         }
+        if let Some(h) = &self.http
+            && h.addr.parse::<std::net::SocketAddr>().is_err()
+        {
+            p.push(format!("http.addr: {:?} is not IP:PORT", h.addr));
+        }
+        if let Some(Err(e)) = self.mqtt.as_ref().map(|m| m.validate()) {
+            p.push(e);
+        }
         p
     }
 
     /// The labels: `names`, then those of `file`, without repeats. A label without prompts of
-    /// its own (every name, and a file line without `|`) is read through `template`.
+    /// its own (every name, and a file line without `|`) is read through `template`. Neither
+    /// names nor a file: the built-in AV-Digits labels.
     pub fn labels(&self) -> Result<LabelSet, ConfigError> {
+        if self.labels.names.is_empty() && self.labels.file.is_none() {
+            return Ok(LabelSet::avdigits());
+        }
         let from_file = match &self.labels.file {
             Some(file) => LabelSet::load(file)?.labels,
             None => Vec::new(),
@@ -716,7 +769,6 @@ mod tests {
             "bundle.precision",
             "camera.width/height",
             "camera.fps",
-            "labels",
             "tagging.threshold",
         ] {
             assert!(p.contains(key), "missing {key} in:\n{p}");
@@ -802,6 +854,18 @@ mod tests {
         assert!(e.to_string().contains("unknown field `m`"), "{e}");
         let c = parse("[outputs]\nevents = \"\"").expect("parse");
         assert!(c.problems().join("\n").contains("outputs.events"));
+    }
+
+    #[test]
+    fn without_labels_the_daemon_tags_the_built_in_digits() {
+        let c = Config::parse(
+            "[bundle]\ndir = \"b\"\n[microphone]\nsource = \"wav\"\npath = \"x\"\n",
+            "t",
+        )
+        .expect("parse");
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        assert_eq!(c.labels.template, "{}");
+        assert_eq!(c.labels().expect("labels"), LabelSet::avdigits());
     }
 
     #[test]

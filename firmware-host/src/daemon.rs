@@ -22,10 +22,13 @@ use mmv_runtime::tag::Tagger;
 
 use crate::capture::file_audio::{RawPcmSource, WavSource};
 use crate::capture::paced::Paced;
-use crate::capture::{AudioSource, CaptureError, FrameSource, audio_channel, frame_channel};
+use crate::capture::{
+    AudioSource, CaptureError, FrameSource, IngestError, audio_channel, frame_channel,
+};
 use crate::config::{CameraConfig, CameraKind, Config, ConfigError, MicConfig, MicKind};
 use crate::model::{BundleEmbedder, Embedder};
 use crate::outputs::index_sink::{IndexRecord, IndexSink};
+use crate::outputs::live::Outlets;
 use crate::outputs::sqlite_index::SqliteIndex;
 use crate::outputs::tags_jsonl::TagWriter;
 use crate::overlay::framebuffer::Framebuffer;
@@ -52,12 +55,18 @@ pub enum DaemonError {
     Index(#[from] IndexError),
     #[error(transparent)]
     Display(#[from] DisplayError),
+    /// The `[http]` or `[mqtt]` section could not start.
+    #[error("{0}")]
+    Outlet(String),
     #[error("tag output {path}: {source}")]
     TagOutput {
         path: String,
         #[source]
         source: std::io::Error,
     },
+    /// A file source that cannot be read at start-up (see [`probe_file_sources`]).
+    #[error("{0}")]
+    Source(#[from] CaptureError),
     #[error("starting thread {name}: {source}")]
     Thread {
         name: String,
@@ -121,6 +130,7 @@ pub fn default_index(config: &Config, model: &ModelKey) -> Result<Option<DynInde
 
 /// Runs the daemon from a configuration with the real bundle, until `stop`.
 pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<PipelineStats, DaemonError> {
+    probe_file_sources(config)?;
     let pipeline = open_bundle(config)?;
     let index = default_index(config, &pipeline.model_key())?;
     run_with(config, BundleEmbedder::new(pipeline)?, index, stop)
@@ -259,6 +269,51 @@ fn policy(config: &Config, at_end: crate::config::AtEnd, realtime: bool, live: b
     )
 }
 
+/// Opens each source that reads a regular file once, before the daemon starts, and reads its
+/// first frame or its samples: a missing, empty or malformed file will not get better by
+/// waiting, so it is an error at start-up (naming the file) rather than a retry loop. Devices
+/// and FIFOs are left to the supervisor, which retries them: they come and go.
+pub fn probe_file_sources(config: &Config) -> Result<(), CaptureError> {
+    // A path that exists and is not a regular file (a FIFO, a device node) is live.
+    let live = |path: &Option<std::path::PathBuf>| {
+        path.as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .is_some_and(|m| !m.is_file())
+    };
+    if let Some(cam) = &config.camera
+        && matches!(
+            cam.source,
+            CameraKind::Y4m | CameraKind::Mjpeg | CameraKind::Yuyv
+        )
+        && !live(&cam.path)
+    {
+        let mut source = open_camera(&CameraConfig {
+            realtime: false,
+            ..cam.clone()
+        })?;
+        match source.next_frame(true) {
+            // A bad frame is skipped while running, so it is no reason to refuse to start.
+            Ok(_) | Err(IngestError::Frame { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some(mic) = &config.microphone
+        && matches!(mic.source, MicKind::Wav | MicKind::Raw)
+        && !live(&mic.path)
+    {
+        // Opening a WAV reads the whole file, with its checks; raw PCM has no header, so only
+        // its presence is checked. (The rate only matters to raw PCM without one of its own.)
+        open_microphone(mic, 16_000, Duration::from_secs(1))?;
+        if let Some(path) = &mic.path {
+            std::fs::File::open(path).map_err(|error| CaptureError::Io {
+                source_name: path.display().to_string(),
+                error,
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Opens the configured camera (one attempt; the supervisor repeats it). Files are read by the
 /// runtime's readers, paced by the daemon.
 pub fn open_camera(c: &CameraConfig) -> Result<Box<dyn FrameSource + Send>, CaptureError> {
@@ -353,11 +408,18 @@ pub fn run_with<E: Embedder>(
     tracing::info!("{}", describe_cuts(|m| tagger.cut(m), config));
     tracing::info!("{}", describe_rules(config.events.rules(), config));
     let spec = embedder.spec().clone();
+    // [mqtt] and [http]: the tag stream's lines copied to the broker and the web page.
+    let outlets = Outlets::start(config).map_err(DaemonError::Outlet)?;
+    let mut displays = displays(config)?;
+    displays.extend(outlets.overlay());
     let outputs = Outputs {
-        tags: Some(json_lines(&config.outputs.tags)?),
-        events: events_output(config)?,
+        tags: Some(outlets.tee(json_lines(&config.outputs.tags)?)),
+        events: match events_output(config)? {
+            EventOutput::Own(w) => EventOutput::Own(outlets.tee(w)),
+            other => other,
+        },
         index,
-        displays: displays(config)?,
+        displays,
     };
     let opts = PipelineOptions {
         image_every: config.tagging.image_every,
@@ -432,9 +494,13 @@ pub fn run_with<E: Embedder>(
         None => None,
     };
 
+    outlets.watch(&health);
     let mut pipeline = Loop::new(embedder, tagger, outputs, opts, health);
     pipeline.run(frames_rx.as_ref(), audio_rx.as_ref(), &stop);
     let stats = pipeline.stats().clone();
+    // The writers hold the publisher too: dropping them all drains its queue.
+    drop(pipeline);
+    drop(outlets);
     // Capture threads see `stop` within a read; one blocked opening a FIFO that has no writer
     // never returns, so wait a little and leave it to the process exit.
     stop.store(true, Ordering::Relaxed);

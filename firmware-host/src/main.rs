@@ -47,7 +47,18 @@ fn install_signal_handlers() {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line naming the file and the problem, not anyhow's debug form.
+            eprintln!("error: {}", mmv_runtime::report::chain(e.as_ref()));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     // Logs go to stderr (the journal under systemd); tag lines may own stdout.
     tracing_subscriber::fmt()

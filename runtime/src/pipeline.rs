@@ -19,8 +19,9 @@ use crate::tag::{LabelSet, MAX_TEXT_BYTES, Tag, TagError, Tagger};
 use crate::text::{PAD_ID, UNK_ID};
 use crate::vector::normalize;
 
-/// The released bundle, relative to the repository root: the default of every command.
-pub const DEFAULT_BUNDLE: &str = "models/avdigits-fac-s3d";
+/// The released bundle, relative to the repository root: the default of every command (the
+/// best of the released bundles by the product-path table, README).
+pub const DEFAULT_BUNDLE: &str = "models/avdigits-fac-tsm-robust";
 
 /// Sample rates accepted for audio input. Outside this range a file is almost surely damaged,
 /// and the resampler's FFT size grows with the rate.
@@ -492,6 +493,20 @@ impl Pipeline {
                 })
             }
         }
+    }
+}
+
+impl Pipeline {
+    /// Whether a search hit's score lies below the bundle's open-set cut for the hit's
+    /// modality. Only a text query's score is the cosine that tagging compares with the cut, so
+    /// other queries, and bundles without cuts, give None. A hit below the cut would carry no
+    /// label at all: it is marked, not hidden (`mmv search`, the web page).
+    pub fn below_cut(&self, query: &Query, modality: Modality, score: f32) -> Option<bool> {
+        if !query.text {
+            return None;
+        }
+        let open_set = self.bundle.manifest.open_set.as_ref()?;
+        open_set.threshold(modality.name()).map(|cut| score < cut)
     }
 }
 

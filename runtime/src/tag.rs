@@ -34,10 +34,10 @@ use crate::vector::{dot, normalize, softmax};
 
 /// Longest prompt or query text accepted, in bytes. The text network reads at most 16 words,
 /// so longer text is a mistake (a file passed as a query, say), not a longer description.
-pub const MAX_TEXT_BYTES: usize = 4096;
+pub const MAX_TEXT_BYTES: usize = crate::limits::MAX_TEXT_BYTES;
 
 /// Longest label file accepted, in bytes.
-pub const MAX_LABEL_FILE_BYTES: u64 = 1 << 20;
+pub const MAX_LABEL_FILE_BYTES: u64 = crate::limits::MAX_LABEL_FILE_BYTES;
 
 /// The AV-Digits label set: the built-in default of `mmv tag` and `mmv demo`.
 pub const AVDIGITS_LABELS: &str = include_str!("../labels/avdigits.txt");
@@ -108,6 +108,9 @@ impl LabelSet {
     /// Parses label-file text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, TagError> {
         let mut labels: Vec<Label> = Vec::new();
+        // Name -> index in `labels`: duplicates found in constant time (a quadratic scan of a
+        // 1 MiB file of short labels would take minutes).
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for (i, raw) in text.lines().enumerate() {
             let line = i + 1;
             let fail = |problem: String| TagError::Line {
@@ -137,12 +140,19 @@ impl LabelSet {
                     long.len()
                 )));
             }
-            if let Some(first) = labels.iter().find(|l| l.name == name) {
+            if let Some(&first) = seen.get(name) {
                 return Err(fail(format!(
                     "label {name:?} was already defined on line {}",
-                    first.line
+                    labels[first].line
                 )));
             }
+            if labels.len() == crate::limits::MAX_LABELS {
+                return Err(fail(format!(
+                    "more than {} labels; a label set holds at most that many",
+                    crate::limits::MAX_LABELS
+                )));
+            }
+            seen.insert(name.to_string(), labels.len());
             labels.push(Label {
                 name: name.into(),
                 prompts: prompts.into_iter().map(String::from).collect(),

@@ -77,6 +77,12 @@ pub struct AudioConfig {
     pub widths: Vec<usize>,
     #[serde(default = "one")]
     pub blocks_per_stage: usize,
+    /// Noise-gate strength applied to every training log-mel
+    /// (`mmv_runtime::audio::subtract_noise_floor`) and exported as the bundle's
+    /// `audio.noise_gate`, so that the network learns on what inference feeds it. 0 (the
+    /// default, and older configs): off.
+    #[serde(default)]
+    pub noise_gate: f32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

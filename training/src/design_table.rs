@@ -169,6 +169,7 @@ pub fn build(
                     glove: None,
                     stop_at: None,
                     augment: Augment::TRAIN,
+                    init_from: None,
                 },
                 |_| {},
             )?;

@@ -69,6 +69,9 @@ pub struct RunMeta {
     pub data_dir: PathBuf,
     pub glove: PathBuf,
     pub checkpoint_every: usize,
+    /// Weights the run started from (a warm restart: a new schedule on trained weights).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<PathBuf>,
 }
 
 /// How to run `mmv-train train`.
@@ -88,6 +91,9 @@ pub struct TrainOptions {
     /// [`Augment::NONE`] trains without augmentation; anything else means "the preset the
     /// run's config names" (`[data] augment`), so that a resumed run keeps its own.
     pub augment: Augment,
+    /// Start from these weights (`model.safetensors` of an earlier run of the same config)
+    /// instead of a fresh initialisation; recorded in `run.json`.
+    pub init_from: Option<PathBuf>,
 }
 
 /// What a finished (or stopped) run did.
@@ -223,6 +229,7 @@ pub fn train(
                 .clone()
                 .unwrap_or_else(|| options.data_dir.join(GLOVE_FILE)),
             checkpoint_every: options.checkpoint_every.max(1),
+            init_from: options.init_from.clone(),
         };
         let json = serde_json::to_string_pretty(&meta).expect("run meta serialises");
         std::fs::write(&meta_path, json).map_err(io_err(&meta_path))?;
@@ -237,7 +244,11 @@ pub fn train(
 
     let device = backend::training_device();
     device.seed(meta.seed);
-    let model = checkpoint::with_stable_param_ids(Mmv::new(&config, words.table, &device));
+    let mut model = checkpoint::with_stable_param_ids(Mmv::new(&config, words.table, &device));
+    if let Some(init) = &meta.init_from {
+        // Before any checkpoint: a resumed run's checkpoint replaces these weights below.
+        model = checkpoint::load_weights(model, init)?;
+    }
     let mut trainer = Trainer::new(model, config.clone());
     if options.resume
         && let Some(dir) = latest_checkpoint(&out)?

@@ -6,8 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use mmv_runtime::bundle::manifest::Precision;
-use mmv_training::eval::product::calibrate::{CalibrateOptions, calibrate, store};
-use mmv_training::eval::product::{ProductOptions, run};
+use mmv_training::eval::product::calibrate::{
+    CalibrateOptions, NOISE_FLOORS, NOISE_GATES, calibrate, store,
+};
+use mmv_training::eval::product::{ProductOptions, Sections, run};
 
 fn data_dir() -> PathBuf {
     let dir =
@@ -53,6 +55,38 @@ fn product_path_rows_and_a_calibrated_bundle_that_abstains() {
         |_| {},
     )
     .unwrap();
+    // The noise floor: every candidate measured, the kept one the best of them.
+    assert_eq!(cal.floors.len(), NOISE_FLOORS.len());
+    let best = cal.floors.iter().map(|f| f.1).fold(f64::MIN, f64::max);
+    assert!(
+        cal.floors.contains(&(cal.noise_floor, best)),
+        "{:?}",
+        cal.floors
+    );
+    // The noise gate likewise, on the mean of its two rows.
+    assert_eq!(cal.gates.len(), NOISE_GATES.len());
+    let mean = |&(_, a, b): &(f32, f64, f64)| (a + b) / 2.0;
+    let best = cal.gates.iter().map(mean).fold(f64::MIN, f64::max);
+    assert!(
+        cal.gates
+            .iter()
+            .any(|g| g.0 == cal.noise_gate && mean(g) == best),
+        "{:?}",
+        cal.gates
+    );
+    store(&bundle, &cal).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        manifest["audio"]["noise_floor"].as_f64().unwrap() as f32,
+        cal.noise_floor
+    );
+    assert_eq!(
+        manifest["audio"]["noise_gate"].as_f64().unwrap() as f32,
+        cal.noise_gate
+    );
+    let cal = cal.open_set;
     cal.validate().unwrap();
     for m in ["audio", "image", "video", "fused"] {
         assert!(cal.threshold(m).is_some(), "no cut for {m}: {cal:?}");
@@ -66,7 +100,6 @@ fn product_path_rows_and_a_calibrated_bundle_that_abstains() {
             );
         }
     }
-    store(&bundle, &cal).unwrap();
 
     let eval = run(
         &ProductOptions {
@@ -77,6 +110,8 @@ fn product_path_rows_and_a_calibrated_bundle_that_abstains() {
             negatives_per_kind: 3,
             work_dir: None,
             seed: 0,
+            sections: Sections::ALL,
+            open_set: None,
         },
         |_| {},
     )

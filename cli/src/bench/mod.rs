@@ -28,7 +28,7 @@ use mmv_runtime::bundle::manifest::{DType, EncoderFile, EncoderKind, Manifest, P
 use mmv_runtime::bundle::{
     Bundle, BundleError, BundleOptions, Embedding, EncoderSession, sha256_file,
 };
-use mmv_runtime::frames::RgbFrame;
+use mmv_runtime::frames::{FramePreprocessor, PixelFormat, RgbFrame, reference, rgb_to_yuv};
 use mmv_runtime::index::{EmbeddingTable, Modality, Query};
 use mmv_runtime::ingest::Clip;
 use mmv_runtime::pipeline::{Pipeline, PipelineError};
@@ -142,6 +142,16 @@ pub struct PipelineCase {
     pub single_stream: SingleStream,
     /// p50 of each stage measured on its own, in milliseconds.
     pub stages_p50_ms: Vec<(String, f64)>,
+    /// p50 of the two networks alone (clip on preprocessed frames, audio on its log-mel).
+    #[serde(default)]
+    pub networks_p50_ms: f64,
+    /// What is not the networks in one query (frame preprocessing of the RGB frames, log-mel,
+    /// tagging: the stages' p50s), as a fraction of the networks' p50. Target: <= 0.05.
+    #[serde(default)]
+    pub overhead_ratio: f64,
+    /// The same with the frames arriving as YUYV from a camera (grey models read the Y plane).
+    #[serde(default)]
+    pub overhead_ratio_camera: f64,
     pub peak_rss_bytes: Option<u64>,
 }
 
@@ -156,6 +166,12 @@ pub struct SearchCase {
     pub single_stream: SingleStream,
     /// Rows scored per second at p50.
     pub rows_per_s: f64,
+    /// p50 of the exact f32 scan on one core (`top_k_exact`) over the same table.
+    #[serde(default)]
+    pub exact_p50_ms: f64,
+    /// Share of the exact f32 top-k that `top_k` returned, over the exact scan's queries.
+    #[serde(default)]
+    pub recall_at_k: f64,
     pub peak_rss_bytes: Option<u64>,
 }
 
@@ -587,6 +603,17 @@ pub fn camera_frame(width: usize, height: usize, phase: usize) -> RgbFrame {
     }
 }
 
+/// A camera's YUYV of an RGB frame (limited-range BT.601; chroma of each pixel pair's first).
+pub fn to_yuyv(frame: &RgbFrame) -> Vec<u8> {
+    let mut out = Vec::with_capacity(frame.width * frame.height * 2);
+    for pair in frame.data.chunks_exact(6) {
+        let a = rgb_to_yuv([pair[0], pair[1], pair[2]]);
+        let b = rgb_to_yuv([pair[3], pair[4], pair[5]]);
+        out.extend_from_slice(&[a[0], a[1], b[0], a[2]]);
+    }
+    out
+}
+
 /// The pipeline case; Ok(Err(why)) when this bundle cannot run it (say, no text encoder).
 fn bench_pipeline(
     dir: &Path,
@@ -646,28 +673,71 @@ fn bench_pipeline(
         max_duration: Duration::from_secs(10),
     };
     let mut stages = Vec::new();
+    let frame_error = |source| PipelineError::Frame {
+        what: "frame".into(),
+        source,
+    };
     let s = scenario::single_stream(&stage_settings, || -> Result<(), BenchError> {
         for f in &clip.frames {
             pipeline.preprocess(f)?;
         }
         Ok(())
     })?;
+    let preprocess_rgb = s.p50_ms;
     stages.push((
-        format!("preprocess {} frames {w}x{h}", m.video.frames),
+        format!("preprocess {} RGB frames {w}x{h}", m.video.frames),
         s.p50_ms,
     ));
+    // The sensor's path: YUYV frames into reused buffers (a grey model reads the Y plane).
+    let spec = &m.video.frame;
+    let yuyv: Vec<Vec<u8>> = clip.frames.iter().map(|f| to_yuyv(f)).collect();
+    let mut front = FramePreprocessor::new();
+    let mut chw = vec![Vec::new(); yuyv.len()];
+    let s = scenario::single_stream(&stage_settings, || -> Result<(), BenchError> {
+        for (data, out) in yuyv.iter().zip(&mut chw) {
+            front
+                .camera(PixelFormat::Yuyv, data, w, h, spec, out)
+                .map_err(frame_error)?;
+        }
+        Ok(())
+    })?;
+    let preprocess_camera = s.p50_ms;
+    stages.push((
+        format!("preprocess {} YUYV frames {w}x{h}", m.video.frames),
+        s.p50_ms,
+    ));
+    let s = scenario::single_stream(&stage_settings, || -> Result<(), BenchError> {
+        for f in &clip.frames {
+            reference::preprocess_rgb8(&f.data, f.width, f.height, spec).map_err(frame_error)?;
+        }
+        Ok(())
+    })?;
+    stages.push(("(before: f32 reference preprocessing)".into(), s.p50_ms));
     let audio = clip.audio.clone().unwrap_or_default();
     let s = scenario::single_stream(&stage_settings, || -> Result<(), BenchError> {
         std::hint::black_box(pipeline.bundle.logmel.compute(&audio));
         Ok(())
     })?;
+    let logmel_ms = s.p50_ms;
     stages.push(("log-mel".into(), s.p50_ms));
     let e = pipeline.embed_clip(&clip, false)?;
     let s = scenario::single_stream(&stage_settings, || -> Result<(), BenchError> {
         std::hint::black_box(pipeline.tag(&tagger, &e, 3, 0.0)?);
         Ok(())
     })?;
+    let tagging_ms = s.p50_ms;
     stages.push(("tagging".into(), s.p50_ms));
+    // The networks alone, on inputs prepared outside the timing.
+    let logmel = pipeline.bundle.logmel.compute(&audio);
+    let s = scenario::single_stream(&stage_settings, || -> Result<(), BenchError> {
+        std::hint::black_box(pipeline.embed_preprocessed(&chw)?);
+        std::hint::black_box(pipeline.bundle.embed_logmel(&logmel.data)?);
+        Ok(())
+    })?;
+    let networks_p50_ms = s.p50_ms;
+    stages.push(("networks (clip + audio)".into(), s.p50_ms));
+    let overhead_ratio = (preprocess_rgb + logmel_ms + tagging_ms) / networks_p50_ms;
+    let overhead_ratio_camera = (preprocess_camera + logmel_ms + tagging_ms) / networks_p50_ms;
 
     Ok(Ok(PipelineCase {
         precision,
@@ -681,6 +751,9 @@ fn bench_pipeline(
         ),
         single_stream,
         stages_p50_ms: stages,
+        networks_p50_ms,
+        overhead_ratio,
+        overhead_ratio_camera,
         peak_rss_bytes,
     }))
 }
@@ -709,6 +782,24 @@ pub fn bench_search(rows: usize, dim: usize, settings: &ScenarioSettings) -> Sea
         Ok(())
     })
     .unwrap_or_else(|()| unreachable!("the query cannot fail"));
+    // The exact f32 scan over the same table: its p50 over a few queries, and the recall of
+    // `top_k` against it on those queries.
+    let (mut found, mut wanted) = (0usize, 0usize);
+    let mut exact_ms = Vec::new();
+    for _ in 0..if rows == 0 { 0 } else { 10 } {
+        let q = Query {
+            va: None,
+            vat: Some(rng.unit(dim)),
+            text: true,
+        };
+        let t = Instant::now();
+        let want = std::hint::black_box(table.top_k_exact(&q, top_k, &[]));
+        exact_ms.push(ms(t.elapsed()));
+        let got = table.top_k(&q, top_k, &[]);
+        wanted += want.len();
+        found += want.iter().filter(|h| got.contains(h)).count();
+    }
+    exact_ms.sort_by(f64::total_cmp);
     SearchCase {
         rows,
         dim,
@@ -716,6 +807,15 @@ pub fn bench_search(rows: usize, dim: usize, settings: &ScenarioSettings) -> Sea
         build_ms,
         rows_per_s: rows as f64 / (single_stream.p50_ms / 1e3),
         single_stream,
+        exact_p50_ms: exact_ms
+            .get(exact_ms.len().saturating_sub(1) / 2)
+            .copied()
+            .unwrap_or(0.0),
+        recall_at_k: if wanted == 0 {
+            1.0
+        } else {
+            found as f64 / wanted as f64
+        },
         peak_rss_bytes: machine::peak_rss_bytes(),
     }
 }

@@ -140,6 +140,7 @@ pub fn pipeline_table(r: &BenchReport) -> Table {
         "n",
         "verdict",
         "RSS MiB",
+        "not-network / network (RGB; YUYV)",
         "stages (p50 ms)",
     ]);
     for p in &r.pipeline {
@@ -153,6 +154,11 @@ pub fn pipeline_table(r: &BenchReport) -> Table {
             s.queries.to_string(),
             s.verdict.label().into(),
             mib(p.peak_rss_bytes),
+            format!(
+                "{:.1} %; {:.1} %",
+                p.overhead_ratio * 100.0,
+                p.overhead_ratio_camera * 100.0
+            ),
             p.stages_p50_ms
                 .iter()
                 .map(|(n, v)| format!("{n} {}", ms(*v)))
@@ -176,6 +182,9 @@ pub fn search_table(r: &BenchReport) -> Table {
         "n",
         "verdict",
         "Mrows/s",
+        "exact f32 p50 ms",
+        "exact / int8+rerank",
+        "recall@k",
         "RSS MiB",
     ]);
     if let Some(s) = &r.search {
@@ -191,6 +200,9 @@ pub fn search_table(r: &BenchReport) -> Table {
             q.queries.to_string(),
             q.verdict.label().into(),
             f(s.rows_per_s / 1e6, 1),
+            ms(s.exact_p50_ms),
+            f(s.exact_p50_ms / q.p50_ms, 2),
+            f(s.recall_at_k, 3),
             mib(s.peak_rss_bytes),
         ]);
     }

@@ -54,7 +54,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "model {} ({}), footage rendered: handwritten-style digits {} moving on a 64x64 canvas, no audio",
+        "model {} ({}), footage rendered: handwritten-style digits {} moving on a 64x64 canvas, \
+         each spoken once on the soundtrack (FSDD recordings, speaker jackson)",
         report.model, report.precision, args.digits
     );
     println!();
@@ -68,28 +69,33 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                 format!("{}-{}", time(c.start_s), time(c.end_s)),
                 c.shown.to_string(),
                 tags(c.tags.video.as_ref()),
+                tags(c.audio_tags.as_ref()),
             ]
         })
         .collect();
-    print_table(&["clip", "time", "drawn", "video tags"], &rows);
+    print_table(
+        &["clip", "time", "drawn+said", "video tags", "audio tags"],
+        &rows,
+    );
     println!();
-    println!("2. search {:?} in the index:", report.query);
-    let rows: Vec<Vec<String>> = report
-        .hits
-        .iter()
-        .enumerate()
-        .map(|(rank, (info, score))| {
-            vec![
-                (rank + 1).to_string(),
-                format!("{score:.3}"),
-                info.modality.name().into(),
-                format!("{}-{}", time(info.start_s), time(info.end_s)),
-            ]
-        })
-        .collect();
-    print_table(&["rank", "score", "modality", "time"], &rows);
+    println!(
+        "2. search the index (footage and soundtrack) for the text {:?}:",
+        report.query
+    );
+    print_hits(&report.hits);
+    if report.sound_query.is_some() {
+        println!();
+        println!(
+            "3. search it by sound: the word {:?} spoken (a WAV file as the query):",
+            report.query
+        );
+        print_hits(&report.sound_hits);
+    }
     println!();
-    println!("3. latencies (this machine):");
+    println!(
+        "{}. latencies (this machine):",
+        if report.sound_query.is_some() { 4 } else { 3 }
+    );
     let l = &report.latencies;
     let rows = vec![
         vec![
@@ -108,6 +114,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             ms(l.index_file),
         ],
         vec!["embed the text query".into(), ms(l.query_embed)],
+        vec![
+            "embed the spoken query (WAV, log-mel, audio net)".into(),
+            ms(l.sound_query_embed),
+        ],
         vec!["load the index".into(), ms(l.index_load)],
         vec!["search".into(), ms(l.search)],
     ];
@@ -115,11 +125,32 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     if report.kept {
         println!();
         println!(
-            "footage {} and index {} kept; try `mmv search {} --text \"one\"`",
+            "footage {}, soundtrack {} and index {} kept; try `mmv search {} --text \"one\"`",
             report.footage.display(),
+            report.soundtrack.display(),
             report.index.display(),
             report.index.display()
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Search hits as a table: rank, score, modality, file and time.
+fn print_hits(hits: &[(mmv_runtime::index::SegmentInfo, f32)]) {
+    let rows: Vec<Vec<String>> = hits
+        .iter()
+        .enumerate()
+        .map(|(rank, (info, score))| {
+            vec![
+                (rank + 1).to_string(),
+                format!("{score:.3}"),
+                info.modality.name().into(),
+                std::path::Path::new(&info.path)
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                format!("{}-{}", time(info.start_s), time(info.end_s)),
+            ]
+        })
+        .collect();
+    print_table(&["rank", "score", "modality", "file", "time"], &rows);
 }

@@ -4,10 +4,12 @@
 mod bench;
 mod demo;
 mod embed;
+mod fleet;
 mod index;
 mod info;
 mod output;
 mod search;
+mod serve;
 mod tag;
 
 use std::path::PathBuf;
@@ -44,6 +46,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Measure latency, throughput and memory of a bundle on this machine (MLPerf-style).
     Bench(bench::BenchArgs),
+    /// Many devices, one query: push indexes to PostgreSQL + pgvector and search them all.
+    Fleet(fleet::FleetArgs),
+    /// Serve a web page and JSON API to search an index from a browser.
+    Serve(serve::ServeArgs),
 }
 
 /// Which model to run, shared by every command that embeds.
@@ -132,5 +138,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Search(a) => search::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Serve(a) => serve::run(a),
+        Command::Fleet(a) => fleet::run(a),
     }
 }

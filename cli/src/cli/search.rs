@@ -2,39 +2,46 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use mmv_runtime::bundle::manifest::EncoderKind;
-use mmv_runtime::index::{Index, Modality};
-use mmv_runtime::pipeline::QueryInput;
+use mmv_runtime::index::{Index, Modality, Query};
+use mmv_runtime::pipeline::{Pipeline, QueryInput};
 use serde_json::json;
 
 use super::output::{ms, print_json, print_table, spinner, time};
 use super::{DecodeArgs, ModelArgs};
 
+/// The query flags of `mmv search`, shared with `mmv fleet search`.
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("query").required(true).args(["text", "image", "audio"])))]
+pub(super) struct QueryArgs {
+    /// Search by text ("someone says seven").
+    #[arg(long, value_name = "TEXT")]
+    pub(super) text: Option<String>,
+    /// Search by an image (JPEG or PNG).
+    #[arg(long, value_name = "FILE")]
+    pub(super) image: Option<PathBuf>,
+    /// Search by a sound (WAV, or any audio ffmpeg reads).
+    #[arg(long, value_name = "FILE")]
+    pub(super) audio: Option<PathBuf>,
+    /// Results to return.
+    #[arg(long, default_value_t = 10)]
+    pub(super) top_k: usize,
+    /// Only rows of these modalities (video, audio, image; comma-separated).
+    #[arg(long, value_delimiter = ',', value_parser = parse_modality)]
+    pub(super) modality: Vec<Modality>,
+}
+
+#[derive(Debug, Args)]
 pub struct SearchArgs {
     /// The index file.
     #[arg(value_name = "INDEX")]
     index: PathBuf,
-    /// Search by text ("someone says seven").
-    #[arg(long, value_name = "TEXT")]
-    text: Option<String>,
-    /// Search by an image (JPEG or PNG).
-    #[arg(long, value_name = "FILE")]
-    image: Option<PathBuf>,
-    /// Search by a sound (WAV, or any audio ffmpeg reads).
-    #[arg(long, value_name = "FILE")]
-    audio: Option<PathBuf>,
-    /// Results to return.
-    #[arg(long, default_value_t = 10)]
-    top_k: usize,
-    /// Only rows of these modalities (video, audio, image; comma-separated).
-    #[arg(long, value_delimiter = ',', value_parser = parse_modality)]
-    modality: Vec<Modality>,
+    #[command(flatten)]
+    query: QueryArgs,
     /// Write each hit's thumbnail to DIR/NN.jpg.
     #[arg(long, value_name = "DIR")]
     thumbnails: Option<PathBuf>,
@@ -51,29 +58,49 @@ fn parse_modality(s: &str) -> Result<Modality, String> {
     Modality::parse(s).ok_or_else(|| format!("{s:?} is not video, audio or image"))
 }
 
+impl QueryArgs {
+    /// The query of `--text`, `--image` or `--audio` (exactly one), and the encoder it needs.
+    pub(super) fn input(&self) -> Result<(QueryInput, EncoderKind)> {
+        Ok(match (&self.text, &self.image, &self.audio) {
+            (Some(t), None, None) => (QueryInput::Text(t.clone()), EncoderKind::Text),
+            (None, Some(p), None) => (QueryInput::Image(p.clone()), EncoderKind::Image),
+            (None, None, Some(p)) => (QueryInput::Audio(p.clone()), EncoderKind::Audio),
+            _ => bail!("give exactly one of --text, --image, --audio"),
+        })
+    }
+
+    /// Loads only the query's encoder and embeds the query (the spinner says which step runs);
+    /// returns the pipeline, the query and how long embedding took.
+    pub(super) fn embed(
+        &self,
+        model: &ModelArgs,
+        decode: &DecodeArgs,
+        pb: &indicatif::ProgressBar,
+    ) -> Result<(Pipeline, Query, Duration)> {
+        let (input, encoder) = self.input()?;
+        pb.set_message("loading the model");
+        let pipeline = model.open(Some(vec![encoder]))?;
+        pb.set_message("embedding the query");
+        let t0 = Instant::now();
+        let query = pipeline
+            .query(&input, &decode.open_options())
+            .context("embedding the query")?;
+        Ok((pipeline, query, t0.elapsed()))
+    }
+}
+
 pub fn run(args: SearchArgs) -> Result<ExitCode> {
-    let (input, encoder) = match (&args.text, &args.image, &args.audio) {
-        (Some(t), None, None) => (QueryInput::Text(t.clone()), EncoderKind::Text),
-        (None, Some(p), None) => (QueryInput::Image(p.clone()), EncoderKind::Image),
-        (None, None, Some(p)) => (QueryInput::Audio(p.clone()), EncoderKind::Audio),
-        _ => bail!("give exactly one of --text, --image, --audio"),
-    };
+    args.query.input()?;
     // Open the index first: a wrong path fails before the model loads.
     let index = Index::open_existing(&args.index)?;
     let pb = spinner("loading the model", args.json);
-    let pipeline = args.model.open(Some(vec![encoder]))?;
-    pb.set_message("embedding the query");
-    let t0 = Instant::now();
-    let query = pipeline
-        .query(&input, &args.decode.open_options())
-        .context("embedding the query")?;
-    let embed_time = t0.elapsed();
+    let (pipeline, query, embed_time) = args.query.embed(&args.model, &args.decode, &pb)?;
     pb.set_message("loading the index");
     let t1 = Instant::now();
     let table = index.load_model_table(&pipeline.model_key())?;
     let load_time = t1.elapsed();
     let t2 = Instant::now();
-    let hits = table.top_k(&query, args.top_k, &args.modality);
+    let hits = table.top_k(&query, args.query.top_k, &args.query.modality);
     let search_time = t2.elapsed();
     let hits = index.resolve(&hits)?;
     pb.finish_and_clear();
@@ -90,14 +117,8 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
     }
     // A text query's score is the same cosine tagging uses: a hit below the bundle's open-set
     // cut for its modality shows no label at all, and is marked (not hidden).
-    let open_set = pipeline.bundle.manifest.open_set.as_ref();
-    let below = |info: &mmv_runtime::index::SegmentInfo, score: f32| -> Option<bool> {
-        if !matches!(input, QueryInput::Text(_)) {
-            return None;
-        }
-        open_set
-            .and_then(|o| o.threshold(info.modality.name()))
-            .map(|cut| score < cut)
+    let below = |info: &mmv_runtime::index::SegmentInfo, score: f32| {
+        pipeline.below_cut(&query, info.modality, score)
     };
     if args.json {
         let results: Vec<_> = hits

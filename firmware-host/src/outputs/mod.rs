@@ -1,7 +1,10 @@
 //! Where results go: tag lines ([`tags_jsonl`]), event records ([`events_jsonl`]) and the
-//! search index ([`index_sink`]: the sink trait; [`sqlite_index`]: the runtime's SQLite index).
+//! search index ([`index_sink`]: the sink trait; [`sqlite_index`]: the runtime's SQLite index);
+//! the same lines over MQTT ([`mqtt`]) and to the web page's live view ([`live`]).
 
 pub mod events_jsonl;
 pub mod index_sink;
+pub mod live;
+pub mod mqtt;
 pub mod sqlite_index;
 pub mod tags_jsonl;

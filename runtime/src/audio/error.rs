@@ -16,6 +16,8 @@ pub enum AudioError {
         source: std::io::Error,
     },
     /// The data is not a (well-formed) RIFF/WAVE file.
+    #[error("cannot write WAV file {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
     #[error("{path} is not a valid WAV file: {reason}")]
     NotWav { path: PathBuf, reason: String },
     /// A WAV file whose sample encoding we do not decode.

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use hound::{SampleFormat, WavReader};
 
 use super::AudioError;
+use crate::limits::{AUDIO_RESERVE_SAMPLES, MAX_AUDIO_SAMPLES};
 
 /// Decoded mono audio.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,7 +40,10 @@ pub fn read_wav(path: &Path) -> Result<Audio, AudioError> {
         path: path.to_path_buf(),
         source,
     })?;
-    read_wav_from(std::io::BufReader::new(file), path)
+    let bytes = file.metadata().map(|m| m.len()).ok();
+    let mut reader = std::io::BufReader::new(file);
+    let audio = read_wav_checked(&mut reader, path, bytes)?;
+    Ok(audio)
 }
 
 /// Decodes a WAV file held in memory; errors name it `<memory>`.
@@ -49,9 +53,42 @@ pub fn read_wav_bytes(bytes: &[u8]) -> Result<Audio, AudioError> {
 
 /// Decodes a WAV stream; `origin` is only used to name the source in errors.
 pub fn read_wav_from<R: Read>(reader: R, origin: &Path) -> Result<Audio, AudioError> {
+    read_wav_checked(reader, origin, None)
+}
+
+/// [`read_wav_from`], also checking the declared length against `file_bytes` (the size of the
+/// file, where known) and [`MAX_AUDIO_SAMPLES`], before any sample is read.
+fn read_wav_checked<R: Read>(
+    reader: R,
+    origin: &Path,
+    file_bytes: Option<u64>,
+) -> Result<Audio, AudioError> {
     let path = || origin.to_path_buf();
     let mut wav = WavReader::new(reader).map_err(|e| header_error(e, path()))?;
     let spec = wav.spec();
+    // hound's `len` is the data chunk's declared size in samples (all channels).
+    let declared = u64::from(wav.len());
+    if declared > MAX_AUDIO_SAMPLES {
+        return Err(AudioError::Corrupt {
+            path: path(),
+            reason: format!(
+                "the header declares {declared} samples; at most {MAX_AUDIO_SAMPLES} are read \
+                 (split the recording)"
+            ),
+        });
+    }
+    let declared_bytes = declared * u64::from(spec.bits_per_sample.div_ceil(8));
+    if let Some(file_bytes) = file_bytes
+        && declared_bytes > file_bytes
+    {
+        return Err(AudioError::Corrupt {
+            path: path(),
+            reason: format!(
+                "truncated: the header declares {declared_bytes} bytes of samples but the file \
+                 is {file_bytes} bytes"
+            ),
+        });
+    }
     let channels = usize::from(spec.channels);
     if channels == 0 || spec.sample_rate == 0 {
         return Err(AudioError::NotWav {
@@ -62,7 +99,7 @@ pub fn read_wav_from<R: Read>(reader: R, origin: &Path) -> Result<Audio, AudioEr
 
     // The header's sample count is only a hint: a lying header must not make
     // us allocate gigabytes, so cap the up-front reservation.
-    let hint = (wav.len() as usize).min(1 << 24);
+    let hint = (declared as usize).min(AUDIO_RESERVE_SAMPLES);
     let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
         (SampleFormat::Int, 16) => {
             let mut out = Vec::with_capacity(hint);
@@ -121,6 +158,12 @@ pub fn read_wav_from<R: Read>(reader: R, origin: &Path) -> Result<Audio, AudioEr
 /// Maps a hound error raised while parsing the header.
 fn header_error(e: hound::Error, path: PathBuf) -> AudioError {
     match e {
+        // Running out of bytes inside the RIFF header (hound says so with an error of its own,
+        // no OS error code): an empty or cut file, not an I/O fault.
+        hound::Error::IoError(source) if source.raw_os_error().is_none() => AudioError::NotWav {
+            path,
+            reason: "the file ends inside its header (empty or truncated)".into(),
+        },
         hound::Error::IoError(source) => AudioError::Io { path, source },
         // hound reports "unsupported" for e.g. compressed (non-PCM) WAVE data.
         hound::Error::Unsupported => AudioError::NotWav {
@@ -228,10 +271,8 @@ mod tests {
         let err = read_wav_bytes(b"this is not a wav file at all").unwrap_err();
         assert!(matches!(err, AudioError::NotWav { .. }), "{err}");
         let err = read_wav_bytes(&[]).unwrap_err();
-        assert!(
-            matches!(err, AudioError::NotWav { .. } | AudioError::Io { .. }),
-            "{err}"
-        );
+        assert!(matches!(err, AudioError::NotWav { .. }), "{err}");
+        assert!(err.to_string().contains("ends inside its header"), "{err}");
         // Header intact, sample data cut mid-way.
         let mut bytes = wav_bytes(1, 16, SampleFormat::Int, &[1i16; 100]);
         bytes.truncate(bytes.len() - 51);

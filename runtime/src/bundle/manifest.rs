@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::audio::LogMelConfig;
 use crate::frames::FrameSpec;
+use crate::limits::{
+    MAX_CLIP_FRAMES, MAX_FRAME_PIXELS, MAX_FRAME_SIDE, MAX_MANIFEST_BYTES, MAX_TENSOR_ELEMENTS,
+    MAX_TENSOR_RANK, MAX_VOCAB_WORDS, MAX_WINDOW_SAMPLES,
+};
 use crate::text::Tokenizer;
 
 /// The manifest format this build reads and writes.
@@ -131,6 +135,17 @@ pub struct AudioSpec {
     pub window_samples: usize,
     /// Log-mel frames in one window (the audio network's fixed input length).
     pub window_frames: usize,
+    /// Standard deviation of the white noise added to every window before its log-mel
+    /// (`audio::add_white_noise`, fixed seed): the training clips' noise floor, so that a
+    /// word padded with digital silence looks like what the network learnt. 0 (the default,
+    /// and older bundles): none.
+    #[serde(default)]
+    pub noise_floor: f32,
+    /// Strength of the spectral subtraction of each window's own steady noise, after its
+    /// log-mel and before the network (`audio::subtract_noise_floor`): 0 (the default, and
+    /// older bundles) off; 1 subtracts the estimated noise, 2 twice it.
+    #[serde(default)]
+    pub noise_gate: f32,
 }
 
 /// How text is tokenised.
@@ -206,10 +221,18 @@ impl Manifest {
     pub fn load(dir: &Path) -> Result<Self, ManifestError> {
         let path = dir.join(MANIFEST_FILE);
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|source| ManifestError::Io {
+        let io = |source| ManifestError::Io {
             path: name.clone(),
             source,
-        })?;
+        };
+        let bytes = std::fs::metadata(&path).map_err(io)?.len();
+        if bytes > MAX_MANIFEST_BYTES {
+            return Err(ManifestError::Invalid {
+                path: name,
+                problem: format!("{bytes} bytes; a manifest is at most {MAX_MANIFEST_BYTES}"),
+            });
+        }
+        let text = std::fs::read_to_string(&path).map_err(io)?;
         Self::from_json(&text, &name)
     }
 
@@ -257,8 +280,41 @@ impl Manifest {
 
     /// Structural checks: sizes are positive, files are unique and stay inside the bundle.
     pub fn validate(&self) -> Result<(), String> {
-        if self.video.frames == 0 || self.video.fps <= 0.0 {
+        if self.video.frames == 0 || self.video.fps.is_nan() || self.video.fps <= 0.0 {
             return Err("video.frames and video.fps must be positive".into());
+        }
+        if self.video.frames > MAX_CLIP_FRAMES || !self.video.fps.is_finite() {
+            return Err(format!(
+                "video.frames {} is more than {MAX_CLIP_FRAMES}, or video.fps {} is not finite",
+                self.video.frames, self.video.fps
+            ));
+        }
+        let (w, h) = (self.video.frame.width, self.video.frame.height);
+        if w.max(h) > MAX_FRAME_SIDE || w.saturating_mul(h) > MAX_FRAME_PIXELS {
+            return Err(format!(
+                "video.frame {w}x{h} is larger than {MAX_FRAME_SIDE} a side or \
+                 {MAX_FRAME_PIXELS} pixels"
+            ));
+        }
+        if self.audio.window_samples > MAX_WINDOW_SAMPLES
+            || self.audio.window_frames > MAX_WINDOW_SAMPLES
+        {
+            return Err(format!(
+                "audio window of {} samples / {} frames is longer than {MAX_WINDOW_SAMPLES}",
+                self.audio.window_samples, self.audio.window_frames
+            ));
+        }
+        if self.text.tokenizer.max_words > MAX_TENSOR_ELEMENTS {
+            return Err(format!(
+                "text.tokenizer.max_words {} is more than {MAX_TENSOR_ELEMENTS}",
+                self.text.tokenizer.max_words
+            ));
+        }
+        if self.text.vocab_size > MAX_VOCAB_WORDS {
+            return Err(format!(
+                "text.vocab_size {} is more than {MAX_VOCAB_WORDS}",
+                self.text.vocab_size
+            ));
         }
         self.video
             .frame
@@ -296,6 +352,20 @@ impl Manifest {
                 .any(|t| t.shape.contains(&0))
             {
                 return Err(format!("{}: a zero-sized dimension", e.file));
+            }
+            for t in e.inputs.iter().chain(&e.outputs) {
+                let elements = t
+                    .shape
+                    .iter()
+                    .try_fold(1usize, |n, &d| n.checked_mul(d))
+                    .filter(|&n| n <= MAX_TENSOR_ELEMENTS);
+                if t.shape.len() > MAX_TENSOR_RANK || elements.is_none() {
+                    return Err(format!(
+                        "{}: tensor {:?} of shape {:?} is larger than {MAX_TENSOR_ELEMENTS} \
+                         elements or {MAX_TENSOR_RANK} dimensions",
+                        e.file, t.name, t.shape
+                    ));
+                }
             }
         }
         check_relative(&self.text.vocab_file)?;

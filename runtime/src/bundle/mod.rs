@@ -3,6 +3,7 @@
 //! chooses a precision, and builds one optimised tract plan per encoder, once.
 
 pub mod manifest;
+mod panic_guard;
 pub mod precision;
 pub mod session;
 
@@ -12,9 +13,12 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::audio::LogMel;
+use crate::audio::{LogMel, add_white_noise, subtract_noise_floor};
 use crate::text::{Tokenizer, Vocab};
 use manifest::{EncoderKind, Manifest, ManifestError, Precision};
+
+/// Seed of the noise floor's stream (any fixed value: the same window gets the same noise).
+const NOISE_FLOOR_SEED: u64 = 0x6E6F_6973_6566;
 pub use session::{Embedding, EncoderSession};
 
 /// Errors opening or running a bundle. Each names the file and the problem.
@@ -196,7 +200,13 @@ impl Bundle {
         let n = self.manifest.audio.window_samples;
         let mut window = samples[..samples.len().min(n)].to_vec();
         window.resize(n, 0.0);
-        let spec = self.logmel.compute(&window);
+        add_white_noise(
+            &mut window,
+            self.manifest.audio.noise_floor,
+            NOISE_FLOOR_SEED,
+        );
+        let mut spec = self.logmel.compute(&window);
+        subtract_noise_floor(&mut spec.data, spec.n_mels, self.manifest.audio.noise_gate);
         self.embed_logmel(&spec.data)
     }
 

@@ -11,6 +11,7 @@ use tract_onnx::tract_core::tract_linalg::multithread::Executor;
 
 use super::BundleError;
 use super::manifest::{DType, EncoderFile, OUTPUT_VA, OUTPUT_VAT, TensorSpec};
+use super::panic_guard::guarded;
 
 type Plan = Arc<TypedRunnableModel>;
 
@@ -50,11 +51,26 @@ impl EncoderSession {
     /// thread pool for matrix products.
     pub fn load(dir: &Path, spec: &EncoderFile, threads: usize) -> Result<Self, BundleError> {
         let path = dir.join(&spec.file);
+        let file = path.display().to_string();
+        // tract can panic on a malformed graph: that is an error naming the file too.
+        guarded(|| Self::load_unguarded(&path, spec, threads)).unwrap_or_else(|panic| {
+            Err(BundleError::Model {
+                file,
+                problem: format!("malformed network (tract failed: {panic})"),
+            })
+        })
+    }
+
+    fn load_unguarded(
+        path: &Path,
+        spec: &EncoderFile,
+        threads: usize,
+    ) -> Result<Self, BundleError> {
         let fail = |e: TractError| BundleError::Model {
             file: path.display().to_string(),
             problem: format!("{e:#}"),
         };
-        let mut model = tract_onnx::onnx().model_for_path(&path).map_err(fail)?;
+        let mut model = tract_onnx::onnx().model_for_path(path).map_err(fail)?;
         for (i, input) in spec.inputs.iter().enumerate() {
             let fact = match input.dtype {
                 DType::F32 => f32::fact(&input.shape),
@@ -70,11 +86,10 @@ impl EncoderSession {
                 ..RunOptions::default()
             })
             .map_err(fail)?;
-        let session = Self {
+        Ok(Self {
             spec: spec.clone(),
             plan,
-        };
-        Ok(session)
+        })
     }
 
     /// The one input's spec.
@@ -131,13 +146,13 @@ impl EncoderSession {
     }
 
     fn run(&self, input: Tensor) -> Result<Embedding, BundleError> {
-        let outputs =
-            self.plan
-                .run(tvec!(input.into_tvalue()))
-                .map_err(|e| BundleError::Model {
-                    file: self.spec.file.clone(),
-                    problem: format!("inference failed: {e:#}"),
-                })?;
+        let failed = |problem: String| BundleError::Model {
+            file: self.spec.file.clone(),
+            problem: format!("inference failed: {problem}"),
+        };
+        let outputs = guarded(|| self.plan.run(tvec!(input.into_tvalue())))
+            .map_err(failed)?
+            .map_err(|e| failed(format!("{e:#}")))?;
         let mut embedding = Embedding::default();
         for (spec, value) in self.spec.outputs.iter().zip(outputs.iter()) {
             let as_f32 = value.cast_to::<f32>().map_err(|e| BundleError::Model {

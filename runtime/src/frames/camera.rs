@@ -128,24 +128,7 @@ pub fn to_rgb8_into(
         *out = frame.data;
         return Ok(());
     }
-    if format == PixelFormat::Yuyv && !width.is_multiple_of(2) {
-        return Err(FrameError::OddWidth {
-            format: format.name(),
-            width,
-        });
-    }
-    let expected = format
-        .frame_len(width, height)
-        .ok_or(FrameError::TooLarge { width, height })?;
-    if data.len() != expected {
-        return Err(FrameError::FormatLength {
-            format: format.name(),
-            expected,
-            actual: data.len(),
-            width,
-            height,
-        });
-    }
+    check_raw(format, data, width, height)?;
     let pixels = width * height;
     out.reserve(pixels * 3);
     match format {
@@ -185,6 +168,34 @@ pub fn to_rgb8_into(
             }
         }
         PixelFormat::Mjpeg => unreachable!("handled above"),
+    }
+    Ok(())
+}
+
+/// Checks a raw (not MJPEG) frame's width and length against its format.
+pub(crate) fn check_raw(
+    format: PixelFormat,
+    data: &[u8],
+    width: usize,
+    height: usize,
+) -> Result<(), FrameError> {
+    if format == PixelFormat::Yuyv && !width.is_multiple_of(2) {
+        return Err(FrameError::OddWidth {
+            format: format.name(),
+            width,
+        });
+    }
+    let expected = format
+        .frame_len(width, height)
+        .ok_or(FrameError::TooLarge { width, height })?;
+    if data.len() != expected {
+        return Err(FrameError::FormatLength {
+            format: format.name(),
+            expected,
+            actual: data.len(),
+            width,
+            height,
+        });
     }
     Ok(())
 }
@@ -308,10 +319,24 @@ fn convert_planar(
     }
 }
 
+/// The luma gain of limited-range BT.601 in 8.8 fixed point: 255 / 219 ≈ 298 / 256 (libyuv's).
+const LIMITED_Y_GAIN: i32 = 298;
+
+/// The grey value in [0, 1] of a limited-range BT.601 luma sample: `(y - 16) * 298 / 256`
+/// in 8-bit units, clamped. This is the luma definition of [`yuv_to_rgb`]: its R, G and B all
+/// carry this luma term, and the chroma terms cancel in the BT.601 luma weights up to
+/// (0.195 |V - 128| + 0.124 |U - 128|) / 256 of an 8-bit step, so for every pixel whose R, G
+/// and B do not clip, `0.299 R + 0.587 G + 0.114 B` of [`to_rgb8`]'s output is this value
+/// within 0.64 / 255 (0.5 of that from rounding R, G, B to bytes; exhaustively tested). Grey
+/// models reading the Y plane use it, so they see the grey that the RGB path sees.
+pub(crate) fn limited_luma_unit(y: u8) -> f32 {
+    ((f32::from(y) - 16.0) * (LIMITED_Y_GAIN as f32 / (256.0 * 255.0))).clamp(0.0, 1.0)
+}
+
 /// One limited-range BT.601 pixel to RGB, in 8.8 fixed point with rounding.
 #[inline]
 fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
-    let c = 298 * (i32::from(y) - 16);
+    let c = LIMITED_Y_GAIN * (i32::from(y) - 16);
     let d = i32::from(u) - 128;
     let e = i32::from(v) - 128;
     let clamp = |x: i32| ((x + 128) >> 8).clamp(0, 255) as u8;
@@ -342,6 +367,32 @@ mod tests {
 
     fn close(a: &[u8], b: &[u8], tol: u8) -> bool {
         a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.abs_diff(*y) <= tol)
+    }
+
+    #[test]
+    fn y_plane_grey_is_the_luma_of_the_rgb_conversion() {
+        // Every limited-range (Y, U, V) whose RGB does not clip: the BT.601 grey of the RGB8
+        // pixel is limited_luma_unit(Y) within 0.64 step (see its comment); 0.576 measured.
+        let mut worst = 0.0f32;
+        for y in 16..=235u8 {
+            for u in 16..=240u8 {
+                for v in 16..=240u8 {
+                    let c = LIMITED_Y_GAIN * (i32::from(y) - 16);
+                    let (d, e) = (i32::from(u) - 128, i32::from(v) - 128);
+                    let raw = [c + 409 * e, c - 100 * d - 208 * e, c + 516 * d];
+                    if raw.iter().any(|&x| !(0..=255).contains(&((x + 128) >> 8))) {
+                        continue;
+                    }
+                    let grey = super::super::luma(yuv_to_rgb(y, u, v));
+                    worst = worst.max((grey - limited_luma_unit(y)).abs());
+                }
+            }
+        }
+        assert!(worst * 255.0 <= 0.64, "{}", worst * 255.0);
+        assert!(worst * 255.0 > 0.5, "the bound is tight: {}", worst * 255.0);
+        assert_eq!(limited_luma_unit(16), 0.0);
+        assert_eq!(limited_luma_unit(0), 0.0);
+        assert_eq!(limited_luma_unit(255), 1.0);
     }
 
     #[test]

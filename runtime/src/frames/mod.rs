@@ -1,33 +1,40 @@
 //! Video-frame preprocessing shared by training and inference.
 //!
-//! A decoded 8-bit frame (RGB or grey, row-major, interleaved) becomes the
-//! vision tower's input in four steps:
-//! 1. convert to the model's channel count (RGB → grey with BT.601 luma
-//!    weights 0.299/0.587/0.114; grey → RGB by replication) and scale to [0, 1];
-//! 2. resize, keeping the aspect ratio, so the frame just covers the target
+//! A decoded 8-bit frame (RGB or grey, row-major, interleaved) or a camera
+//! frame becomes the vision tower's input in four steps:
+//! 1. resize, keeping the aspect ratio, so the frame just covers the target
 //!    (the short side matches), with a bilinear (triangle) filter — widened
 //!    when shrinking so it averages instead of aliasing, as PIL's `BILINEAR`;
-//! 3. centre-crop to `height × width`;
+//! 2. centre-crop to `height × width` (1 and 2 are one pass of a SIMD resizer
+//!    over a source box: [`FramePreprocessor`], module `resize`);
+//! 3. convert the model-size pixels to the model's channel count (RGB → grey
+//!    with BT.601 luma weights 0.299/0.587/0.114; grey → RGB by replication;
+//!    for grey models the Y plane of YUYV / NV12 / I420 is the grey image) and
+//!    scale to [0, 1];
 //! 4. normalise each channel `(x - mean) / std` and lay out CHW.
 //!
-//! Resizing runs on f32 values, so no extra 8-bit rounding creeps in, and the
-//! colour conversion is done on the side with fewer channels (it is linear,
-//! so the order does not change the result).
+//! Colour work after resizing is exact for RGB → grey (it is linear); the
+//! 8-bit resizer output differs from the f32 [`reference`] by at most 1.1/255,
+//! and the Y-plane grey is the luma of the YUV → RGB conversion, so both paths
+//! of a camera frame give a grey model the same image (bounds in the tests).
+//! Training, the runtime's pipeline and the board daemon all call these
+//! functions, so they feed the model identically.
 //!
-//! Frames that arrive in a camera's format (YUYV, NV12, I420, MJPEG) are first
-//! converted to RGB8 by [`to_rgb8`] ([`camera`]); still images and thumbnails
-//! are decoded and encoded by [`codec`].
+//! Frames that arrive in a camera's format (YUYV, NV12, I420, MJPEG) go through
+//! [`preprocess_camera`], or are converted to RGB8 by [`to_rgb8`] ([`camera`]);
+//! still images and thumbnails are decoded and encoded by [`codec`].
 
 mod camera;
 mod codec;
+pub mod reference;
+mod resize;
 
 pub use camera::{
     PixelFormat, YuvLayout, YuvRange, rgb_to_yuv, to_rgb8, to_rgb8_into, yuv_planar_to_rgb8,
 };
 pub use codec::{RgbFrame, decode_image, decode_jpeg, encode_jpeg, thumbnail_jpeg};
+pub use resize::FramePreprocessor;
 
-use image::imageops::{self, FilterType};
-use image::{ImageBuffer, Luma, Pixel, Rgb};
 use serde::{Deserialize, Serialize};
 
 /// What the vision tower expects: output size, channels and normalisation.
@@ -143,6 +150,16 @@ impl FrameSpec {
     }
 }
 
+thread_local! {
+    /// One front end per thread, so the `preprocess_*` functions allocate nothing per frame.
+    static PREPROCESSOR: std::cell::RefCell<FramePreprocessor> =
+        std::cell::RefCell::new(FramePreprocessor::new());
+}
+
+fn with_preprocessor<R>(f: impl FnOnce(&mut FramePreprocessor) -> R) -> R {
+    PREPROCESSOR.with(|p| f(&mut p.borrow_mut()))
+}
+
 /// Preprocesses an interleaved RGB8 frame (`width * height * 3` bytes) into
 /// a CHW f32 tensor of `spec.output_len()` values.
 pub fn preprocess_rgb8(
@@ -151,20 +168,20 @@ pub fn preprocess_rgb8(
     height: usize,
     spec: &FrameSpec,
 ) -> Result<Vec<f32>, FrameError> {
-    let (w, h) = check_input(rgb, width, height, 3, spec)?;
-    if spec.channels == 1 {
-        let luma = rgb
-            .chunks_exact(3)
-            .map(|p| {
-                let [r, g, b] = [p[0], p[1], p[2]].map(unit);
-                0.299 * r + 0.587 * g + 0.114 * b
-            })
-            .collect();
-        Ok(finish::<Luma<f32>>(to_image(w, h, luma), spec))
-    } else {
-        let values = rgb.iter().copied().map(unit).collect();
-        Ok(finish::<Rgb<f32>>(to_image(w, h, values), spec))
-    }
+    let mut out = Vec::new();
+    preprocess_rgb8_into(rgb, width, height, spec, &mut out)?;
+    Ok(out)
+}
+
+/// [`preprocess_rgb8`] into a caller's buffer (resized to `spec.output_len()`).
+pub fn preprocess_rgb8_into(
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    spec: &FrameSpec,
+    out: &mut Vec<f32>,
+) -> Result<(), FrameError> {
+    with_preprocessor(|p| p.rgb8(rgb, width, height, spec, out))
 }
 
 /// Preprocesses a grey8 frame (`width * height` bytes) into a CHW f32 tensor
@@ -175,17 +192,61 @@ pub fn preprocess_gray8(
     height: usize,
     spec: &FrameSpec,
 ) -> Result<Vec<f32>, FrameError> {
-    let (w, h) = check_input(gray, width, height, 1, spec)?;
-    let values = gray.iter().copied().map(unit).collect();
-    Ok(finish::<Luma<f32>>(to_image(w, h, values), spec))
+    let mut out = Vec::new();
+    preprocess_gray8_into(gray, width, height, spec, &mut out)?;
+    Ok(out)
 }
 
-fn unit(v: u8) -> f32 {
+/// [`preprocess_gray8`] into a caller's buffer (resized to `spec.output_len()`).
+pub fn preprocess_gray8_into(
+    gray: &[u8],
+    width: usize,
+    height: usize,
+    spec: &FrameSpec,
+    out: &mut Vec<f32>,
+) -> Result<(), FrameError> {
+    with_preprocessor(|p| p.gray8(gray, width, height, spec, out))
+}
+
+/// Preprocesses a frame in a camera's format (see [`FramePreprocessor::camera`]: grey models
+/// read the Y plane of YUV formats, no RGB) into a CHW f32 tensor of `spec.output_len()`.
+pub fn preprocess_camera(
+    format: PixelFormat,
+    data: &[u8],
+    width: usize,
+    height: usize,
+    spec: &FrameSpec,
+) -> Result<Vec<f32>, FrameError> {
+    let mut out = Vec::new();
+    preprocess_camera_into(format, data, width, height, spec, &mut out)?;
+    Ok(out)
+}
+
+/// [`preprocess_camera`] into a caller's buffer (resized to `spec.output_len()`).
+pub fn preprocess_camera_into(
+    format: PixelFormat,
+    data: &[u8],
+    width: usize,
+    height: usize,
+    spec: &FrameSpec,
+    out: &mut Vec<f32>,
+) -> Result<(), FrameError> {
+    with_preprocessor(|p| p.camera(format, data, width, height, spec, out))
+}
+
+/// An 8-bit full-range value in [0, 1].
+pub(crate) fn unit(v: u8) -> f32 {
     f32::from(v) / 255.0
 }
 
+/// BT.601 luma (weights 0.299 / 0.587 / 0.114) of a full-range RGB8 pixel, in [0, 1].
+pub(crate) fn luma(rgb: [u8; 3]) -> f32 {
+    let [r, g, b] = rgb.map(unit);
+    0.299 * r + 0.587 * g + 0.114 * b
+}
+
 /// Validates spec, sizes and buffer length; returns the size as u32s.
-fn check_input(
+pub(crate) fn check_input(
     buf: &[u8],
     width: usize,
     height: usize,
@@ -215,55 +276,40 @@ fn check_input(
     }
 }
 
-fn to_image<P: Pixel<Subpixel = f32>>(
-    w: u32,
-    h: u32,
-    values: Vec<f32>,
-) -> ImageBuffer<P, Vec<f32>> {
-    // The length was checked against width * height * channels.
-    ImageBuffer::from_raw(w, h, values).unwrap_or_else(|| unreachable!("buffer length checked"))
-}
-
-/// Resize + centre-crop + normalise; `P` has 1 or 3 channels, and a 1-channel
-/// image is replicated if the spec wants 3.
-fn finish<P: Pixel<Subpixel = f32> + 'static>(
-    img: ImageBuffer<P, Vec<f32>>,
-    spec: &FrameSpec,
-) -> Vec<f32> {
-    // Sizes were validated to fit u32.
-    let (out_w, out_h) = (spec.width as u32, spec.height as u32);
-    let (w, h) = img.dimensions();
-    // Scale so the image covers the target, then crop the overflow evenly.
-    let scale = (f64::from(out_w) / f64::from(w)).max(f64::from(out_h) / f64::from(h));
-    let new_w = ((f64::from(w) * scale).round() as u32).max(out_w);
-    let new_h = ((f64::from(h) * scale).round() as u32).max(out_h);
-    let img = if (new_w, new_h) == (w, h) {
-        img
-    } else {
-        imageops::resize(&img, new_w, new_h, FilterType::Triangle)
-    };
-    let x0 = ((new_w - out_w) / 2) as usize;
-    let y0 = ((new_h - out_h) / 2) as usize;
-
-    let src_c = usize::from(P::CHANNEL_COUNT);
-    let (ow, oh) = (spec.width, spec.height);
-    let stride = new_w as usize * src_c;
-    let raw = img.as_raw();
-    let mut out = Vec::with_capacity(spec.output_len());
-    for c in 0..spec.channels {
-        // Grey sources feed every output channel (replication).
-        let sc = if src_c == 1 { 0 } else { c };
-        let (mean, inv_std) = (spec.mean[c], 1.0 / spec.std[c]);
-        for y in 0..oh {
-            let row = &raw[(y0 + y) * stride..];
-            out.extend((0..ow).map(|x| (row[(x0 + x) * src_c + sc] - mean) * inv_std));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
+
+    /// The front end keeps buffers per thread; what came before must never show in a result
+    /// (training samples are a pure function of their index, whatever the thread did before).
+    #[test]
+    fn a_frame_preprocesses_the_same_whatever_came_before() {
+        let spec = FrameSpec {
+            width: 32,
+            height: 32,
+            channels: 1,
+            mean: vec![0.5],
+            std: vec![0.25],
+        };
+        let frame = |w: usize, h: usize, k: usize| -> Vec<u8> {
+            (0..w * h).map(|i| ((i * 7 + k * 13) % 251) as u8).collect()
+        };
+        let a = frame(64, 64, 1);
+        let first = preprocess_gray8(&a, 64, 64, &spec).unwrap();
+        // Another size, another format, another spec on the same thread.
+        preprocess_gray8(&frame(100, 40, 2), 100, 40, &spec).unwrap();
+        preprocess_rgb8(&frame(30, 50, 3).repeat(3), 30, 50, &spec).unwrap();
+        let rgb_spec = FrameSpec {
+            channels: 3,
+            mean: vec![0.5; 3],
+            std: vec![0.25; 3],
+            ..spec.clone()
+        };
+        preprocess_gray8(&a, 64, 64, &rgb_spec).unwrap();
+        assert_eq!(preprocess_gray8(&a, 64, 64, &spec).unwrap(), first);
+        // And on another thread.
+        let other = std::thread::spawn(move || preprocess_gray8(&a, 64, 64, &spec).unwrap());
+        assert_eq!(other.join().unwrap(), first);
+    }
     use super::*;
 
     #[test]
@@ -398,6 +444,249 @@ mod tests {
                 preprocess_rgb8(&[0; 48], 4, 4, &bad),
                 Err(FrameError::InvalidSpec(_))
             ));
+        }
+    }
+
+    /// A natural-like RGB frame: smooth gradients, a few hard-edged shapes, sensor noise.
+    fn scene(w: usize, h: usize, seed: u32) -> Vec<u8> {
+        scene_with(w, h, seed, true)
+    }
+
+    /// [`scene`] with or without its hard-edged shapes (without: smooth colour everywhere).
+    fn scene_with(w: usize, h: usize, seed: u32, shapes: bool) -> Vec<u8> {
+        let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+        let mut noise = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state % 9) as i32 - 4
+        };
+        let mut rgb = Vec::with_capacity(w * h * 3);
+        for y in 0..h {
+            for x in 0..w {
+                let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
+                let disc = shapes && (fx - 0.4).powi(2) + (fy - 0.5).powi(2) < 0.04;
+                let bar = shapes && (x / (w / 8).max(1)).is_multiple_of(2) && fy > 0.7;
+                let base = [
+                    40.0 + 160.0 * fx,
+                    30.0 + 180.0 * fy,
+                    200.0 - 150.0 * fx * fy,
+                ];
+                for (c, b) in base.into_iter().enumerate() {
+                    let v = if disc {
+                        [230.0, 200.0, 40.0][c]
+                    } else if bar {
+                        [20.0, 30.0, 60.0][c]
+                    } else {
+                        b
+                    };
+                    rgb.push((v as i32 + noise()).clamp(0, 255) as u8);
+                }
+            }
+        }
+        rgb
+    }
+
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    /// The 8-bit SIMD path against the f32 reference, in [0, 1] units: the resizer rounds to
+    /// bytes twice (after its horizontal pass and after its vertical one), at most half a step
+    /// each, and the first error passes the vertical filter at most unchanged (triangle
+    /// weights are non-negative and sum to 1): 1 step. Its i16 fixed-point weights keep at
+    /// least 14 significant bits of the largest weight (for shrink factors below 128), which
+    /// moves an output by at most ~0.03 step per pass. Equal 8-bit pixels then give bit-equal
+    /// values (same `unit`, luma and normalisation arithmetic). Measured worst: 1.000 step.
+    const TOLERANCE: f32 = 1.1 / 255.0;
+
+    #[test]
+    fn simd_path_agrees_with_the_f32_reference() {
+        let sizes = [(640, 480), (320, 240), (64, 48), (33, 17), (8, 6)];
+        let specs = [(32, 32, 1), (24, 24, 3), (48, 40, 1), (224, 224, 3)];
+        for (i, &(w, h)) in sizes.iter().enumerate() {
+            let rgb = scene(w, h, i as u32 + 1);
+            let gray: Vec<u8> = rgb
+                .chunks_exact(3)
+                .map(|p| {
+                    (0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
+                        as u8
+                })
+                .collect();
+            for &(oh, ow, c) in &specs {
+                let spec = FrameSpec::unnormalized(oh, ow, c);
+                let new = preprocess_rgb8(&rgb, w, h, &spec).unwrap();
+                let old = reference::preprocess_rgb8(&rgb, w, h, &spec).unwrap();
+                let d = max_diff(&new, &old);
+                assert!(d <= TOLERANCE, "rgb {w}x{h} -> {ow}x{oh}x{c}: {d}");
+                let new = preprocess_gray8(&gray, w, h, &spec).unwrap();
+                let old = reference::preprocess_gray8(&gray, w, h, &spec).unwrap();
+                let d = max_diff(&new, &old);
+                assert!(d <= TOLERANCE, "grey {w}x{h} -> {ow}x{oh}x{c}: {d}");
+            }
+        }
+        // Normalisation is applied after resizing: the bound scales by 1 / std.
+        let spec = FrameSpec {
+            height: 32,
+            width: 32,
+            channels: 1,
+            mean: vec![0.45],
+            std: vec![0.25],
+        };
+        let rgb = scene(640, 480, 9);
+        let d = max_diff(
+            &preprocess_rgb8(&rgb, 640, 480, &spec).unwrap(),
+            &reference::preprocess_rgb8(&rgb, 640, 480, &spec).unwrap(),
+        );
+        assert!(d <= TOLERANCE / 0.25, "{d}");
+    }
+
+    /// Packs an RGB frame as YUYV, NV12 and I420 (limited-range BT.601, chroma averaged).
+    fn yuv_frames(rgb: &[u8], w: usize, h: usize) -> Vec<(PixelFormat, Vec<u8>)> {
+        let yuv: Vec<[u8; 3]> = rgb
+            .chunks_exact(3)
+            .map(|p| rgb_to_yuv([p[0], p[1], p[2]]))
+            .collect();
+        let y: Vec<u8> = yuv.iter().map(|p| p[0]).collect();
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let mut u = Vec::with_capacity(cw * ch);
+        let mut v = Vec::with_capacity(cw * ch);
+        for cy in 0..ch {
+            for cx in 0..cw {
+                let px = yuv[(cy * 2).min(h - 1) * w + (cx * 2).min(w - 1)];
+                u.push(px[1]);
+                v.push(px[2]);
+            }
+        }
+        let mut yuyv = Vec::with_capacity(w * h * 2);
+        for row in 0..h {
+            for pair in 0..w / 2 {
+                let (a, b) = (yuv[row * w + 2 * pair], yuv[row * w + 2 * pair + 1]);
+                let c = (row / 2) * cw + pair;
+                yuyv.extend_from_slice(&[a[0], u[c], b[0], v[c]]);
+            }
+        }
+        let i420 = [y.clone(), u.clone(), v.clone()].concat();
+        let uv: Vec<u8> = u.iter().zip(&v).flat_map(|(a, b)| [*a, *b]).collect();
+        let nv12 = [y, uv].concat();
+        vec![
+            (PixelFormat::Yuyv, yuyv),
+            (PixelFormat::Nv12, nv12),
+            (PixelFormat::I420, i420),
+        ]
+    }
+
+    /// Gain of the limited-range luma over the 8-bit Y step (`camera::limited_luma_unit`).
+    const Y_GAIN: f32 = 298.0 / 256.0;
+
+    /// The luma that [`camera::limited_luma_unit`] defines, without its clamp (inactive for
+    /// Y in 16..=235), applied to f32 values of Y in [0, 1] units.
+    fn limited_luma_of_unit_y(y: f32) -> f32 {
+        (y * 255.0 - 16.0) * Y_GAIN / 255.0
+    }
+
+    #[test]
+    fn y_plane_is_the_grey_image_of_camera_frames() {
+        let spec = FrameSpec::unnormalized(32, 32, 1);
+        let rgb_spec = FrameSpec::unnormalized(24, 24, 3);
+        for (w, h) in [(640, 480), (64, 48), (34, 20)] {
+            let rgb = scene(w, h, 3);
+            for (format, data) in yuv_frames(&rgb, w, h) {
+                // The Y path against the f32 reference resize of the same luma: the luma is
+                // affine in Y, so it commutes with the (normalised) resize; only the resizer
+                // differs, and its 8-bit error in Y is scaled by the gain.
+                let y_plane: Vec<u8> = match format {
+                    PixelFormat::Yuyv => data.iter().step_by(2).copied().collect(),
+                    _ => data[..w * h].to_vec(),
+                };
+                let exact: Vec<f32> = reference::preprocess_gray8(&y_plane, w, h, &spec)
+                    .unwrap()
+                    .into_iter()
+                    .map(limited_luma_of_unit_y)
+                    .collect();
+                let new = preprocess_camera(format, &data, w, h, &spec).unwrap();
+                let d = max_diff(&new, &exact);
+                assert!(
+                    d <= TOLERANCE * Y_GAIN + 1e-6,
+                    "{} {w}x{h}: {d}",
+                    format.name()
+                );
+                // RGB models still see colour (through RGB8): the RGB8 path's tolerance.
+                let via_rgb = to_rgb8(format, &data, w, h).unwrap();
+                let new = preprocess_camera(format, &data, w, h, &rgb_spec).unwrap();
+                let old = reference::preprocess_rgb8(&via_rgb, w, h, &rgb_spec).unwrap();
+                let d = max_diff(&new, &old);
+                assert!(d <= TOLERANCE, "{} {w}x{h} rgb: {d}", format.name());
+            }
+        }
+        // Against the old path (camera frame -> RGB8 -> BT.601 grey, f32 reference): the same
+        // luma by design, so where no R, G or B clips the grey of the RGB8 pixels is the Y
+        // path's grey within 0.64 step (camera.rs's exhaustive test); plus the resizer's
+        // bound. A frame with smooth colour (no chroma edge for 4:2:0 / 4:2:2 subsampling to
+        // push out of gamut) clips nowhere. (At hard colour edges, as in `scene`, the RGB path
+        // clips and loses luma that the Y plane keeps: up to 12 steps on an 8x6 frame.)
+        for (w, h) in [(640, 480), (64, 48), (34, 20)] {
+            let rgb = scene_with(w, h, 7, false);
+            for (format, data) in yuv_frames(&rgb, w, h) {
+                let via_rgb = to_rgb8(format, &data, w, h).unwrap();
+                let old = reference::preprocess_rgb8(&via_rgb, w, h, &spec).unwrap();
+                let new = preprocess_camera(format, &data, w, h, &spec).unwrap();
+                let d = max_diff(&new, &old);
+                let bound = TOLERANCE * Y_GAIN + 0.64 / 255.0 + 1e-6;
+                assert!(d <= bound, "{} {w}x{h} via RGB: {d}", format.name());
+            }
+        }
+        let rgb = scene(16, 8, 4);
+        assert_eq!(
+            preprocess_camera(PixelFormat::Rgb24, &rgb, 16, 8, &spec).unwrap(),
+            preprocess_rgb8(&rgb, 16, 8, &spec).unwrap()
+        );
+        assert!(matches!(
+            preprocess_camera(PixelFormat::Yuyv, &[0; 30], 5, 3, &spec),
+            Err(FrameError::OddWidth { .. })
+        ));
+        assert!(matches!(
+            preprocess_camera(PixelFormat::Nv12, &[0; 10], 4, 4, &spec),
+            Err(FrameError::FormatLength { expected: 24, .. })
+        ));
+    }
+
+    #[test]
+    fn training_and_runtime_share_one_front_end() {
+        // Training renders grey canvases and calls preprocess_gray8 (training/src/data,
+        // synthetic.rs); the runtime feeds RGB frames (pipeline) and the daemon camera frames.
+        // A grey canvas gives the same tensor through all three entry points.
+        let spec = FrameSpec::unnormalized(32, 32, 1);
+        let (w, h) = (96, 96);
+        let gray: Vec<u8> = scene(w, h, 5).chunks_exact(3).map(|p| p[1]).collect();
+        let rgb: Vec<u8> = gray.iter().flat_map(|&v| [v, v, v]).collect();
+        let training = preprocess_gray8(&gray, w, h, &spec).unwrap();
+        let runtime = preprocess_rgb8(&rgb, w, h, &spec).unwrap();
+        let camera = preprocess_camera(PixelFormat::Gray8, &gray, w, h, &spec).unwrap();
+        assert_eq!(training, camera);
+        // Grey RGB: the luma weights sum to 1, up to f32 rounding.
+        assert!(max_diff(&training, &runtime) < 1e-6);
+        let old = reference::preprocess_gray8(&gray, w, h, &spec).unwrap();
+        assert!(max_diff(&training, &old) <= TOLERANCE);
+    }
+
+    #[test]
+    fn a_reused_preprocessor_keeps_its_buffers() {
+        let spec = FrameSpec::unnormalized(32, 32, 1);
+        let rgb = scene(640, 480, 6);
+        let mut p = FramePreprocessor::new();
+        let mut out = Vec::new();
+        p.rgb8(&rgb, 640, 480, &spec, &mut out).unwrap();
+        let first = out.clone();
+        let ptr = out.as_ptr();
+        for _ in 0..3 {
+            p.rgb8(&rgb, 640, 480, &spec, &mut out).unwrap();
+            assert_eq!(out.as_ptr(), ptr, "the output buffer was reallocated");
+            assert_eq!(out, first);
         }
     }
 

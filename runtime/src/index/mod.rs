@@ -16,6 +16,7 @@
 //! consistency, and a rerun redoes them.
 
 pub mod indexer;
+mod scan;
 pub mod schema;
 pub mod search;
 pub mod store;
@@ -27,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use indexer::{FileOutcome, IndexFileError, IndexOptions, index_file};
 pub use schema::SchemaError;
-pub use search::{EmbeddingTable, Hit, Query};
+pub use search::{EmbeddingTable, Hit, QUANTISED_MIN_ROWS, Query};
 pub use store::{FileRecord, FileStatus, IndexStats, NewFile, NewSegment, SegmentInfo};
 
 /// How long a writer waits for another process's transaction before giving up.
@@ -136,6 +137,19 @@ impl Index {
         let mut conn = Connection::open_with_flags(path, flags).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))
             .map_err(sql)?;
+        // Another program's database or a newer index is refused before anything is written.
+        let origin = name.clone();
+        let schema_error = move |source| match source {
+            SchemaError::Sql(source) => IndexError::Sql {
+                path: origin.clone(),
+                source,
+            },
+            source => IndexError::Schema {
+                path: origin.clone(),
+                source,
+            },
+        };
+        schema::check(&conn).map_err(&schema_error)?;
         // journal_mode answers with the mode in force; anything but WAL means the file could
         // not switch (a read-only directory, say), which would silently lose crash safety.
         let mode: String = conn
@@ -149,16 +163,7 @@ impl Index {
         }
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
             .map_err(sql)?;
-        schema::migrate(&mut conn).map_err(|source| match source {
-            SchemaError::Sql(source) => IndexError::Sql {
-                path: name.clone(),
-                source,
-            },
-            source => IndexError::Schema {
-                path: name.clone(),
-                source,
-            },
-        })?;
+        schema::migrate(&mut conn).map_err(schema_error)?;
         Ok(Self {
             conn,
             path: path.to_path_buf(),

@@ -85,6 +85,25 @@ pub enum SchemaError {
 /// Brings `conn` to the current schema, applying the missing migrations. Returns the version
 /// found before migrating (0 for a new database).
 pub fn migrate(conn: &mut Connection) -> Result<u32, SchemaError> {
+    let found = check(conn)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        // PRAGMA takes no parameters; the values are numbers this code produced.
+        tx.execute_batch(&format!(
+            "PRAGMA user_version = {}; PRAGMA application_id = {APPLICATION_ID};",
+            i + 1
+        ))?;
+        tx.commit()?;
+    }
+    Ok(found)
+}
+
+/// Whether `conn` holds an mmv index this build reads (or nothing yet), without writing to it:
+/// the version found (0 for a new database), or why the file is not ours to open. Run before
+/// anything changes the file (switching it to WAL rewrites its header), so that another
+/// program's database or a newer index is left byte-for-byte as it was.
+pub fn check(conn: &Connection) -> Result<u32, SchemaError> {
     let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let app: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     if app != 0 && app != APPLICATION_ID {
@@ -98,16 +117,6 @@ pub fn migrate(conn: &mut Connection) -> Result<u32, SchemaError> {
     }
     if found > current_version() {
         return Err(SchemaError::TooNew { found });
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        // PRAGMA takes no parameters; the values are numbers this code produced.
-        tx.execute_batch(&format!(
-            "PRAGMA user_version = {}; PRAGMA application_id = {APPLICATION_ID};",
-            i + 1
-        ))?;
-        tx.commit()?;
     }
     Ok(found)
 }

@@ -8,8 +8,11 @@
 //!   were trained to meet, and through S_vat, where both meet text.
 //!
 //! Embeddings are unit vectors, so scores are cosines in [-1, 1]. A million 192-value rows is
-//! 768 MB and one query is about 2e8 multiply-adds: tens of milliseconds on one core, which is
-//! why there is no approximate index.
+//! 768 MB and one query is about 2e8 multiply-adds. Tables of at least
+//! [`QUANTISED_MIN_ROWS`] rows are scanned through int8 copies of the rows on all cores and
+//! the best candidates re-ranked exactly in f32 ([`super::scan`]); smaller ones, and
+//! [`EmbeddingTable::top_k_exact`], compute every exact f32 score. There is no approximate
+//! index.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -17,6 +20,7 @@ use std::collections::BinaryHeap;
 use rusqlite::params;
 use serde::Serialize;
 
+use super::scan::{self, Codes, ScanFilter, SpaceScan};
 use super::store::from_blob;
 use super::{Index, IndexError, Modality, ModelKey, SegmentInfo};
 use crate::vector::dot;
@@ -36,12 +40,17 @@ pub struct Hit {
     pub score: f32,
 }
 
-/// One embedding space: `rows x dim` values, with a flag per row saying whether it has one.
+/// Row count from which [`EmbeddingTable::top_k`] scans the int8 copies (then re-ranks in f32).
+pub const QUANTISED_MIN_ROWS: usize = scan::MIN_QUANTISED_ROWS;
+
+/// One embedding space: `rows x dim` values, with a flag per row saying whether it has one,
+/// and the rows' int8 copy for the quantised scan.
 #[derive(Clone, Debug, Default)]
 struct Space {
     dim: usize,
     data: Vec<f32>,
     present: Vec<bool>,
+    codes: Codes,
 }
 
 impl Space {
@@ -52,15 +61,18 @@ impl Space {
                     self.dim = v.len();
                     // Rows seen so far lacked this space: give them zero rows.
                     self.data = vec![0.0; self.present.len() * self.dim];
+                    self.codes.backfill(self.present.len(), self.dim);
                 }
                 if v.len() != self.dim {
                     return Err(format!("{} values, the others have {}", v.len(), self.dim));
                 }
                 self.data.extend_from_slice(&v);
+                self.codes.push(Some(&v), self.dim);
                 self.present.push(true);
             }
             None => {
                 self.data.extend(std::iter::repeat_n(0.0, self.dim));
+                self.codes.push(None, self.dim);
                 self.present.push(false);
             }
         }
@@ -69,6 +81,13 @@ impl Space {
 
     fn row(&self, i: usize) -> Option<&[f32]> {
         self.present[i].then(|| &self.data[i * self.dim..(i + 1) * self.dim])
+    }
+
+    /// Drops rows from `rows` on (undoing a push).
+    fn truncate(&mut self, rows: usize) {
+        self.present.truncate(rows);
+        self.data.truncate(rows * self.dim);
+        self.codes.truncate(rows, self.dim);
     }
 }
 
@@ -105,8 +124,7 @@ impl EmbeddingTable {
     ) -> Result<(), String> {
         self.va.push(va).map_err(|e| format!("va: {e}"))?;
         if let Err(e) = self.vat.push(vat) {
-            self.va.present.pop();
-            self.va.data.truncate(self.va.present.len() * self.va.dim);
+            self.va.truncate(self.ids.len());
             return Err(format!("vat: {e}"));
         }
         self.ids.push(id);
@@ -115,43 +133,98 @@ impl EmbeddingTable {
     }
 
     /// The `k` best rows for `query` among rows of the `modalities` given (all when empty),
-    /// best first. Rows that share no space with the query are skipped.
+    /// best first. Rows that share no space with the query are skipped. Tables of at least
+    /// [`QUANTISED_MIN_ROWS`] rows are scanned in int8 on all cores and the best candidates
+    /// re-ranked in f32 (scores are exact; a row whose int8 score falls outside the
+    /// candidates can be missed: recall@10 against [`Self::top_k_exact`] is tested).
     pub fn top_k(&self, query: &Query, k: usize, modalities: &[Modality]) -> Vec<Hit> {
         if k == 0 {
             return Vec::new();
         }
-        let q_va = if query.text {
-            None
-        } else {
-            query.va.as_deref()
+        if self.len() < QUANTISED_MIN_ROWS || self.va.dim.max(self.vat.dim) > scan::MAX_DOT_LEN {
+            return self.top_k_exact(query, k, modalities);
+        }
+        let (q_va, q_vat) = self.query_spaces(query);
+        let spaces: Vec<SpaceScan<'_>> = [(q_va, &self.va), (q_vat, &self.vat)]
+            .into_iter()
+            .filter_map(|(q, space)| {
+                let q = q?;
+                let mut codes = vec![0i8; q.len()];
+                let query_scale = scan::quantise(q, &mut codes);
+                Some(SpaceScan {
+                    query: codes,
+                    query_scale,
+                    present: &space.present,
+                    rows: &space.codes,
+                    dim: space.dim,
+                })
+            })
+            .collect();
+        if spaces.is_empty() {
+            return Vec::new();
+        }
+        let filter = ScanFilter {
+            row_modalities: &self.modalities,
+            wanted: modalities,
         };
-        let q_va = q_va.filter(|q| q.len() == self.va.dim);
-        let q_vat = query.vat.as_deref().filter(|q| q.len() == self.vat.dim);
+        let candidates = scan::scan(&spaces, &filter, self.len(), scan::candidates(k));
+        // Exact f32 scores of the candidates, the best k kept.
+        let mut heap: BinaryHeap<MinHit> = BinaryHeap::with_capacity(k + 1);
+        for MinHit(_, i) in candidates {
+            if let Some(score) = self.exact_score(i, q_va, q_vat) {
+                keep_best(&mut heap, k, MinHit(score, i));
+            }
+        }
+        self.hits(heap)
+    }
+
+    /// [`Self::top_k`] by every exact f32 score, on one core, at any table size.
+    pub fn top_k_exact(&self, query: &Query, k: usize, modalities: &[Modality]) -> Vec<Hit> {
+        if k == 0 {
+            return Vec::new();
+        }
+        let (q_va, q_vat) = self.query_spaces(query);
         // A min-heap of the best k: its top is the worst kept hit.
         let mut heap: BinaryHeap<MinHit> = BinaryHeap::with_capacity(k + 1);
         for i in 0..self.ids.len() {
             if !modalities.is_empty() && !modalities.contains(&self.modalities[i]) {
                 continue;
             }
-            let mut sum = 0.0;
-            let mut spaces = 0;
-            for (q, space) in [(q_va, &self.va), (q_vat, &self.vat)] {
-                if let (Some(q), Some(row)) = (q, space.row(i)) {
-                    sum += dot(q, row);
-                    spaces += 1;
-                }
-            }
-            if spaces == 0 {
-                continue;
-            }
-            let score = sum / spaces as f32;
-            if heap.len() < k {
-                heap.push(MinHit(score, i));
-            } else if heap.peek().is_some_and(|w| score > w.0) {
-                heap.pop();
-                heap.push(MinHit(score, i));
+            if let Some(score) = self.exact_score(i, q_va, q_vat) {
+                keep_best(&mut heap, k, MinHit(score, i));
             }
         }
+        self.hits(heap)
+    }
+
+    /// The query's (va, vat) vectors that this table can score (a text query has no va).
+    fn query_spaces<'q>(&self, query: &'q Query) -> (Option<&'q [f32]>, Option<&'q [f32]>) {
+        let q_va = if query.text {
+            None
+        } else {
+            query.va.as_deref()
+        };
+        (
+            q_va.filter(|q| q.len() == self.va.dim),
+            query.vat.as_deref().filter(|q| q.len() == self.vat.dim),
+        )
+    }
+
+    /// Row `i`'s score: the mean dot product over the spaces both it and the query have.
+    fn exact_score(&self, i: usize, q_va: Option<&[f32]>, q_vat: Option<&[f32]>) -> Option<f32> {
+        let mut sum = 0.0;
+        let mut spaces = 0;
+        for (q, space) in [(q_va, &self.va), (q_vat, &self.vat)] {
+            if let (Some(q), Some(row)) = (q, space.row(i)) {
+                sum += dot(q, row);
+                spaces += 1;
+            }
+        }
+        (spaces > 0).then(|| sum / spaces as f32)
+    }
+
+    /// The kept hits, best first (earlier rows first on equal scores).
+    fn hits(&self, heap: BinaryHeap<MinHit>) -> Vec<Hit> {
         let mut hits: Vec<Hit> = heap
             .into_iter()
             .map(|MinHit(score, i)| Hit {
@@ -168,10 +241,20 @@ impl EmbeddingTable {
     }
 }
 
+/// Keeps `hit` in a min-heap of at most `k` best hits.
+fn keep_best(heap: &mut BinaryHeap<MinHit>, k: usize, hit: MinHit) {
+    if heap.len() < k {
+        heap.push(hit);
+    } else if heap.peek().is_some_and(|w| hit < *w) {
+        heap.pop();
+        heap.push(hit);
+    }
+}
+
 /// Orders hits so that `BinaryHeap` (a max-heap) keeps the lowest score on top; on equal scores
 /// the later row is "lower", so earlier rows win ties.
 #[derive(Clone, Copy, Debug)]
-struct MinHit(f32, usize);
+pub(crate) struct MinHit(pub(crate) f32, pub(crate) usize);
 
 impl PartialEq for MinHit {
     fn eq(&self, other: &Self) -> bool {
@@ -335,6 +418,55 @@ mod tests {
         };
         assert_eq!(t.top_k(&tq, 1, &[])[0].segment_id, 9);
         assert!(t.top_k(&q, 0, &[]).is_empty());
+    }
+
+    fn random_unit(next: &mut impl FnMut() -> f32, dim: usize) -> Vec<f32> {
+        unit(&(0..dim).map(|_| next()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn quantised_scan_recalls_the_exact_top_10() {
+        // Above QUANTISED_MIN_ROWS: int8 scan on all cores + f32 re-ranking.
+        let rows = QUANTISED_MIN_ROWS + 3_000;
+        let mut rng = 987654321u64;
+        let mut next = || {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((rng >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        let mut t = EmbeddingTable::default();
+        for i in 0..rows {
+            let m = [Modality::Video, Modality::Audio, Modality::Image][i % 3];
+            // Every 7th row lacks va (a text-only space), as audio rows of some designs.
+            let va = (i % 7 != 0).then(|| random_unit(&mut next, 64));
+            t.push(i as i64, m, va, Some(random_unit(&mut next, 256)))
+                .unwrap();
+        }
+        let (mut found, mut wanted) = (0usize, 0usize);
+        for q in 0..24 {
+            let query = Query {
+                va: Some(random_unit(&mut next, 64)),
+                vat: Some(random_unit(&mut next, 256)),
+                text: q % 2 == 0,
+            };
+            let filter: &[Modality] = if q % 3 == 0 { &[Modality::Audio] } else { &[] };
+            let exact = t.top_k_exact(&query, 10, filter);
+            let fast = t.top_k(&query, 10, filter);
+            assert_eq!(fast.len(), 10);
+            // Scores are exact f32 scores, best first, of rows the filter allows.
+            let (q_va, q_vat) = t.query_spaces(&query);
+            for h in &fast {
+                assert!(filter.is_empty() || h.segment_id % 3 == 1);
+                let i = h.segment_id as usize;
+                assert_eq!(t.exact_score(i, q_va, q_vat), Some(h.score));
+            }
+            assert!(fast.windows(2).all(|p| p[0].score >= p[1].score));
+            wanted += exact.len();
+            found += exact.iter().filter(|e| fast.contains(e)).count();
+        }
+        let recall = found as f64 / wanted as f64;
+        assert!(recall >= 0.99, "recall@10 {recall}");
     }
 
     #[test]

@@ -78,6 +78,9 @@ pub struct SegmentInfo {
     pub thumbnail: Option<Vec<u8>>,
 }
 
+/// A segment of a file with its text-space embedding (None where the encoder has none).
+pub type FileSegment = (SegmentInfo, Option<Vec<f32>>);
+
 /// Row counts, for `mmv info`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct IndexStats {
@@ -402,6 +405,62 @@ impl Index {
         info.modality = Modality::parse(&modality)
             .ok_or_else(|| self.corrupt(format!("segment {id} has modality {modality:?}")))?;
         Ok(info)
+    }
+
+    /// The segments of one file (by `files.id`), in clip and modality order, each with its
+    /// text-space (`vat`) embedding, for a timeline of tags. Thumbnails are left out (see
+    /// [`Index::thumbnail`]); an unknown file has none.
+    pub fn file_segments(&self, file_id: i64) -> Result<Vec<FileSegment>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT s.id, f.path, f.sha256, s.clip, s.modality, s.start_s, s.end_s, s.vat \
+                 FROM segments s JOIN files f ON f.id = s.file_id WHERE f.id = ?1 \
+                 ORDER BY s.clip, s.modality",
+            )
+            .map_err(|e| self.sql(e))?;
+        let mut rows = stmt.query(params![file_id]).map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(|e| self.sql(e))? {
+            let get = |e| self.sql(e);
+            let id: i64 = r.get(0).map_err(get)?;
+            let modality: String = r.get(4).map_err(get)?;
+            let modality = Modality::parse(&modality)
+                .ok_or_else(|| self.corrupt(format!("segment {id} has modality {modality:?}")))?;
+            let vat: Option<Vec<u8>> = r.get(7).map_err(get)?;
+            let vat = vat
+                .map(|b| {
+                    from_blob(&b).ok_or_else(|| {
+                        self.corrupt(format!("segment {id}: a vat of {} bytes", b.len()))
+                    })
+                })
+                .transpose()?;
+            let info = SegmentInfo {
+                id,
+                path: r.get(1).map_err(get)?,
+                sha256: r.get(2).map_err(get)?,
+                clip: r.get(3).map_err(get)?,
+                modality,
+                start_s: r.get(5).map_err(get)?,
+                end_s: r.get(6).map_err(get)?,
+                thumbnail: None,
+            };
+            out.push((info, vat));
+        }
+        Ok(out)
+    }
+
+    /// A segment's thumbnail (a small JPEG); None for an unknown segment or one without.
+    pub fn thumbnail(&self, segment_id: i64) -> Result<Option<Vec<u8>>, IndexError> {
+        self.conn
+            .query_row(
+                "SELECT thumbnail FROM segments WHERE id = ?1",
+                params![segment_id],
+                |r| r.get::<_, Option<Vec<u8>>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.sql(e))
     }
 
     /// Counts of models, files and segments.

@@ -15,7 +15,7 @@ use crate::frames::decode_jpeg;
 use super::{FrameSource, IngestError, NextFrame};
 
 /// Largest frame accepted: a stream that never ends its JPEG must not exhaust memory.
-pub const MAX_FRAME_BYTES: usize = 64 << 20;
+pub const MAX_FRAME_BYTES: usize = crate::limits::MAX_MJPEG_FRAME_BYTES;
 /// The frame rate assumed for MJPEG streams, as ffmpeg does.
 pub const DEFAULT_FPS: f64 = 25.0;
 
@@ -104,8 +104,13 @@ impl<R: Read> MjpegReader<R> {
         let mut skipped = 0usize;
         loop {
             let Some(b) = self.byte()? else {
-                if skipped > 0 && self.frames_read == 0 {
-                    return Err(self.bad("no JPEG image in the stream".into()));
+                if self.frames_read == 0 {
+                    let what = if skipped == 0 {
+                        "an empty file"
+                    } else {
+                        "no JPEG image in the stream"
+                    };
+                    return Err(self.bad(format!("{what}, not an MJPEG stream")));
                 }
                 return Ok(false);
             };
@@ -259,7 +264,8 @@ mod tests {
         assert!(e.contains("t.mjpeg") && e.contains("truncated"), "{e}");
         let e = read_all(&[0u8; 5000]).unwrap_err().to_string();
         assert!(e.contains("not an MJPEG stream"), "{e}");
-        assert!(read_all(b"").unwrap().is_empty());
+        let e = read_all(b"").unwrap_err().to_string();
+        assert!(e.contains("an empty file"), "{e}");
         // Structurally complete but undecodable: a frame that is only SOI + EOI.
         let e = read_all(&[0xFF, 0xD8, 0xFF, 0xD9]).unwrap_err().to_string();
         assert!(e.contains("frame 0"), "{e}");

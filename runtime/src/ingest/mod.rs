@@ -165,7 +165,7 @@ impl std::fmt::Debug for Media {
 }
 
 /// Largest still image file read.
-pub const MAX_IMAGE_BYTES: u64 = 256 << 20;
+pub const MAX_IMAGE_BYTES: u64 = crate::limits::MAX_IMAGE_BYTES;
 
 /// Opens `path` for decoding, by its extension.
 pub fn open(path: &Path, options: &OpenOptions) -> Result<Media, IngestError> {

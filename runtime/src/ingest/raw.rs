@@ -60,6 +60,12 @@ impl<R: Read> RawReader<R> {
                 "a raw frame size must be between 1 and {MAX_SIDE} a side, got {width}x{height}"
             )));
         }
+        if width * height > crate::limits::MAX_FRAME_PIXELS {
+            return Err(bad(format!(
+                "a {width}x{height} frame is larger than {} pixels",
+                crate::limits::MAX_FRAME_PIXELS
+            )));
+        }
         if format == PixelFormat::Yuyv && !width.is_multiple_of(2) {
             return Err(bad(format!(
                 "a YUYV frame needs an even width, got {width}"

@@ -13,10 +13,11 @@ use crate::frames::{RgbFrame, YuvLayout, YuvRange, rgb_to_yuv, yuv_planar_to_rgb
 
 use super::{FrameSource, IngestError, NextFrame};
 
-/// Largest frame side accepted (a corrupt header must not make us allocate gigabytes).
-pub const MAX_SIDE: usize = 16_384;
+/// Largest frame side accepted (a corrupt header must not make us allocate gigabytes); see
+/// [`crate::limits`].
+pub const MAX_SIDE: usize = crate::limits::MAX_FRAME_SIDE;
 /// Longest header or frame-header line.
-const MAX_LINE: usize = 4096;
+const MAX_LINE: usize = crate::limits::MAX_Y4M_LINE;
 
 /// How the planes of a frame are laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +72,9 @@ impl<R: Read> Y4mReader<R> {
         };
         let line = read_line(&mut reader, path)?
             .ok_or_else(|| bad("empty file, not a Y4M stream".into()))?;
-        let line = String::from_utf8(line).map_err(|_| bad("the Y4M header is not text".into()))?;
+        let line = String::from_utf8(line).map_err(|_| {
+            bad("not a Y4M file (its first line is not text, so no YUV4MPEG2 signature)".into())
+        })?;
         let mut fields = line.split(' ');
         if fields.next() != Some("YUV4MPEG2") {
             return Err(bad("not a Y4M file (no YUV4MPEG2 signature)".into()));
@@ -80,7 +83,8 @@ impl<R: Read> Y4mReader<R> {
         let mut colour = Colour::Yuv(YuvLayout::Yuv420);
         let mut range = YuvRange::Limited;
         for field in fields.filter(|f| !f.is_empty()) {
-            let (tag, value) = field.split_at(1);
+            // The tag is one character; a multi-byte one (fuzzing found it) is just unknown.
+            let (tag, value) = field.split_at(field.chars().next().map_or(0, char::len_utf8));
             match tag {
                 "W" => width = value.parse::<usize>().ok(),
                 "H" => height = value.parse::<usize>().ok(),
@@ -124,6 +128,12 @@ impl<R: Read> Y4mReader<R> {
                 )));
             }
         };
+        if width * height > crate::limits::MAX_FRAME_PIXELS {
+            return Err(bad(format!(
+                "a {width}x{height} frame is larger than {} pixels",
+                crate::limits::MAX_FRAME_PIXELS
+            )));
+        }
         let fps = fps.ok_or_else(|| bad("the header has no frame rate (F)".into()))?;
         let frame_len = match colour {
             Colour::Mono => width * height,
@@ -474,6 +484,13 @@ mod tests {
         assert!(err(b"YUV4MPEG2 W4 H4\n").contains("no frame rate"));
         assert!(err(b"YUV4MPEG2 W4 H4 F1:1 C420p10\n").contains("not supported"));
         assert!(err(b"YUV4MPEG2 W1 H1 F1:1 Cmono\nJUNK\n").contains("FRAME"));
+        // Fuzzing found a panic here: a field starting with a multi-byte character.
+        // (An unknown field is skipped: without its newline the header is truncated.)
+        assert!(err("YUV4MPEG2 W4 ʷ H4 F25:1".as_bytes()).contains("truncated"));
+        assert!(err("YUV4MPEG2 W4 ʷ F25:1\n".as_bytes()).contains("width and height"));
+        assert!(err("YUV4MPEG2 W4 H4 F25:1 Cé\n".as_bytes()).contains("not supported"));
+        // Over the pixel limit, though each side is within its own.
+        assert!(err(b"YUV4MPEG2 W16384 H16384 F25:1 C444\n").contains("pixels"));
         let long = [b"YUV4MPEG2 ".as_slice(), &[b'X'; 5000], b"\n"].concat();
         assert!(err(&long).contains("longer than"));
     }

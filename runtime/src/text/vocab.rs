@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{MAX_VOCAB_BYTES, MAX_VOCAB_WORDS};
+
 /// Padding token, id [`PAD_ID`].
 pub const PAD: &str = "<pad>";
 /// Unknown-word token, id [`UNK_ID`].
@@ -49,6 +51,14 @@ pub enum VocabError {
     },
     #[error("{origin}: more than {} entries do not fit u32 ids", u32::MAX)]
     TooLarge { origin: String },
+    /// A file or word list past [`crate::limits::MAX_VOCAB_BYTES`] or
+    /// [`crate::limits::MAX_VOCAB_WORDS`].
+    #[error("{origin}: {what}; a vocabulary is at most {limit}")]
+    OverLimit {
+        origin: String,
+        what: String,
+        limit: String,
+    },
 }
 
 /// Word ↔ id table with `<pad>` = 0 and `<unk>` = 1.
@@ -174,13 +184,36 @@ impl Vocab {
     /// Loads a text vocabulary: one word a line, in id order, the first two
     /// lines being `<pad>` and `<unk>`. A UTF-8 BOM and CRLF endings are accepted.
     pub fn load_text(path: &Path) -> Result<Self, VocabError> {
-        let text = std::fs::read_to_string(path).map_err(|source| VocabError::Read {
+        let io = |source| VocabError::Read {
             path: path.to_path_buf(),
             source,
-        })?;
-        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        };
+        let bytes = std::fs::metadata(path).map_err(io)?.len();
+        if bytes > MAX_VOCAB_BYTES {
+            return Err(VocabError::OverLimit {
+                origin: path.display().to_string(),
+                what: format!("{bytes} bytes"),
+                limit: format!("{MAX_VOCAB_BYTES} bytes"),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        Self::parse_text(&text, &path.display().to_string())
+    }
+
+    /// Parses the [`load_text`](Self::load_text) format held in memory; `origin` names it in
+    /// errors.
+    pub fn parse_text(text: &str, origin: &str) -> Result<Self, VocabError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let lines = text.lines().count();
+        if lines > MAX_VOCAB_WORDS {
+            return Err(VocabError::OverLimit {
+                origin: origin.to_owned(),
+                what: format!("{lines} entries"),
+                limit: format!("{MAX_VOCAB_WORDS} entries"),
+            });
+        }
         let list = text.lines().map(str::to_owned).collect();
-        Self::from_list(list, &path.display().to_string())
+        Self::from_list(list, origin)
     }
 
     /// Writes the vocabulary in the [`load_text`](Self::load_text) format.

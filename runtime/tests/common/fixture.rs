@@ -400,6 +400,8 @@ pub fn write_bundle(dir: &Path) -> Manifest {
             },
             window_samples: WINDOW_SAMPLES,
             window_frames: frames,
+            noise_floor: 0.0,
+            noise_gate: 0.0,
         },
         text: TextSpec {
             tokenizer: Tokenizer::default(),

@@ -1,5 +1,6 @@
-//! `mmv-train calibrate-tags`: chooses a bundle's open-set cuts (when tagging answers "none")
-//! on training / validation data and label-free negatives, and stores them in its manifest.
+//! `mmv-train calibrate-tags`: chooses a bundle's audio noise floor and its open-set cuts (when
+//! tagging answers "none") on training / validation data and label-free negatives, and stores
+//! them in its manifest.
 
 use std::path::PathBuf;
 
@@ -10,7 +11,8 @@ use mmv_training::eval::product::calibrate::{self, CalibrateOptions};
 
 #[derive(Args)]
 pub struct CalibrateTagsArgs {
-    /// The bundle folder; its manifest.json gains an `open_set` section.
+    /// The bundle folder; its manifest.json gains an `open_set` section, `audio.noise_floor` and
+    /// `audio.noise_gate`.
     #[arg(long)]
     bundle: PathBuf,
     /// The shared data folder; $MMV_DATA when absent.
@@ -57,11 +59,31 @@ pub fn run(args: CalibrateTagsArgs) -> anyhow::Result<()> {
             args.target
         ),
     };
-    let open_set = calibrate::calibrate(&options, |what| bar.set_message(what.to_string()))?;
+    let calibration = calibrate::calibrate(&options, |what| bar.set_message(what.to_string()))?;
     bar.finish_and_clear();
-    println!("{}", serde_json::to_string_pretty(&open_set)?);
+    println!("audio noise floor (training takes as plain files, top-1):");
+    for (floor, top1) in &calibration.floors {
+        let mark = if *floor == calibration.noise_floor {
+            "  <- kept"
+        } else {
+            ""
+        };
+        println!("  {floor:<7} {top1:5.1} %{mark}");
+    }
+    println!(
+        "audio noise gate (training takes, top-1 as they are / in a faintly noisy recording):"
+    );
+    for (gate, as_is, in_recording) in &calibration.gates {
+        let mark = if *gate == calibration.noise_gate {
+            "  <- kept"
+        } else {
+            ""
+        };
+        println!("  {gate:<7} {as_is:5.1} % / {in_recording:5.1} %{mark}");
+    }
+    println!("{}", serde_json::to_string_pretty(&calibration.open_set)?);
     if !args.dry_run {
-        calibrate::store(&args.bundle, &open_set)?;
+        calibrate::store(&args.bundle, &calibration)?;
         println!("stored in {}", args.bundle.join("manifest.json").display());
     }
     Ok(())

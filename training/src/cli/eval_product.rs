@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mmv_training::data::resolve_data_dir;
-use mmv_training::eval::product::{self, ProductOptions};
+use mmv_training::eval::product::{self, ProductOptions, Sections};
 
 use super::common::parse_precisions;
 
@@ -34,6 +34,14 @@ pub struct EvalProductArgs {
     keep: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Measure only these parts (comma-separated: audio, stills, clips, negatives); the
+    /// tables written beside the bundle then hold only them.
+    #[arg(long, default_value = "all", value_parser = Sections::parse)]
+    sections: Sections,
+    /// Evaluate with the open-set cuts in this file (e.g. the bundle's
+    /// open-set-calibration.json, shipped beside it) instead of the manifest's.
+    #[arg(long, value_name = "FILE")]
+    open_set: Option<PathBuf>,
 }
 
 pub fn run(args: EvalProductArgs) -> anyhow::Result<()> {
@@ -44,7 +52,15 @@ pub fn run(args: EvalProductArgs) -> anyhow::Result<()> {
         args.precision,
         args.per_row,
         args.negatives_per_kind
-    );
+    ) + &if args.sections == Sections::ALL {
+        String::new()
+    } else {
+        format!(" --sections {}", args.sections.names().join(","))
+    } + &args
+        .open_set
+        .as_ref()
+        .map(|f| format!(" --open-set {}", f.display()))
+        .unwrap_or_default();
     let mut evals = Vec::new();
     for p in parse_precisions(&args.precision)? {
         let bar = ProgressBar::new_spinner().with_style(
@@ -59,6 +75,8 @@ pub fn run(args: EvalProductArgs) -> anyhow::Result<()> {
             negatives_per_kind: args.negatives_per_kind,
             work_dir: args.keep.as_ref().map(|k| k.join(p.name())),
             seed: args.seed,
+            sections: args.sections,
+            open_set: args.open_set.clone(),
         };
         let eval = product::run(&options, |what| {
             bar.set_message(format!("{}: {what}", p.name()))

@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mmv_runtime::audio::LogMel;
+use mmv_runtime::audio::{LogMel, add_white_noise, subtract_noise_floor};
 use mmv_runtime::frames::{FrameSpec, preprocess_gray8};
 use mmv_runtime::text::{Tokenizer, Vocab};
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -318,18 +318,20 @@ impl AvDigits {
 
     /// Noise, clipping, the log-mel front end and SpecAugment's masks.
     fn finish_audio(&self, mut clip: Vec<f32>, jitter: &Jitter) -> Vec<f32> {
-        if jitter.noise > 0.0 {
-            // The noise's own stream, so that switching noise on does not move anything else.
-            let mut noise_rng = StdRng::seed_from_u64(jitter.noise_seed);
-            for o in &mut clip {
-                let g: f32 = (0..4).map(|_| noise_rng.random::<f32>() - 0.5).sum::<f32>() * 1.7;
-                *o += g * jitter.noise;
-            }
-        }
+        // The noise's own stream, so that switching noise on does not move anything else; the
+        // runtime's generator, the one a bundle's noise floor uses.
+        add_white_noise(&mut clip, jitter.noise, jitter.noise_seed);
         for o in &mut clip {
             *o = o.clamp(-1.0, 1.0);
         }
         let mut spec = self.logmel.compute(&clip).data;
+        // The bundle's noise gate, as the runtime applies it (before SpecAugment's masks, which
+        // inference never sees).
+        subtract_noise_floor(
+            &mut spec,
+            self.config.audio.logmel.n_mels,
+            self.config.audio.noise_gate,
+        );
         let r = &jitter.robust;
         if !r.time_masks.is_empty() || !r.freq_masks.is_empty() {
             let mels = self.config.audio.logmel.n_mels;

@@ -297,6 +297,8 @@ pub fn export_bundle(
             logmel: config.audio.logmel.clone(),
             window_samples,
             window_frames: audio_frames,
+            noise_floor: 0.0,
+            noise_gate: config.audio.noise_gate,
         },
         text: TextSpec {
             tokenizer: Tokenizer::with_max_words(config.text.max_words),

@@ -32,13 +32,42 @@ pub struct CalibrateOptions {
     pub command: String,
 }
 
-/// Measures the calibration data through the product path (fp32) and returns the cuts.
+/// The audio noise floors tried (standard deviations; training's background noise is drawn
+/// up to 0.005 by the standard preset and up to 0.03 by the robust one).
+pub const NOISE_FLOORS: [f32; 6] = [0.0, 0.0003, 0.001, 0.002, 0.004, 0.01];
+
+/// The noise-gate strengths tried (`audio.noise_gate`, `mmv_runtime::audio::subtract_noise_floor`).
+pub const NOISE_GATES: [f32; 6] = [0.0, 2.0, 4.0, 8.0, 16.0, 32.0];
+
+/// Where a word sits in the noise-gate scan: inside a longer recording with a faint noise
+/// floor, as a microphone gives it (the takes as they are are scanned too).
+const IN_RECORDING: Placement = Placement::InRecording {
+    windows: 3,
+    at: 0.4,
+};
+
+/// What [`calibrate`] chooses: the open-set cuts and the audio noise floor.
+#[derive(Clone, Debug)]
+pub struct Calibration {
+    pub open_set: OpenSet,
+    /// `audio.noise_floor` for the manifest.
+    pub noise_floor: f32,
+    /// Each floor tried with the training takes' top-1 (%) as plain files.
+    pub floors: Vec<(f32, f64)>,
+    /// `audio.noise_gate` for the manifest.
+    pub noise_gate: f32,
+    /// Each gate tried with the training takes' top-1 (%): as they are, and in a recording.
+    pub gates: Vec<(f32, f64, f64)>,
+}
+
+/// Measures the calibration data through the product path (fp32): first the audio noise floor
+/// that answers the training takes best, then, with it, the cuts.
 pub fn calibrate(
     options: &CalibrateOptions,
     mut progress: impl FnMut(&str),
-) -> Result<OpenSet, ProductError> {
+) -> Result<Calibration, ProductError> {
     progress("opening the bundle");
-    let product = Product::open(&options.bundle, Precision::Fp32)?;
+    let mut product = Product::open(&options.bundle, Precision::Fp32)?;
     let data = rows::load_data(&product, &options.data_dir)?;
     let work = super::tempfile_dir()?;
     let result = (|| {
@@ -48,30 +77,51 @@ pub fn calibrate(
             .filter(|&i| fsdd_pretrain(&data.recordings[i]))
             .collect();
         let takes = spread(&takes, options.per_row);
-        for (k, placement) in [
-            Placement::AsIs,
-            Placement::InRecording {
-                windows: 3,
-                at: 0.4,
-            },
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            progress("positives: FSDD training takes");
+        // Top-1 of the takes through the product as it is set now, placed as asked.
+        let takes_row = |product: &Product, placement, dir: &str| {
             let mut row = Row::new("audio", "training takes", "audio");
             rows::audio_row(
-                &product,
+                product,
                 &data,
                 &mut row,
                 &takes,
                 false,
                 placement,
                 None,
-                &work.join(format!("a{k}")),
-            )?;
-            positives.entry("audio").or_default().push(row);
+                &work.join(dir),
+            )
+            .map(|()| row)
+        };
+        // The audio noise floor first: the cuts are measured with the floor the bundle keeps.
+        let mut floors = Vec::new();
+        for (k, &floor) in NOISE_FLOORS.iter().enumerate() {
+            progress(&format!("audio noise floor {floor}"));
+            product.pipeline.bundle.manifest.audio.noise_floor = floor;
+            let row = takes_row(&product, Placement::AsIs, &format!("floor{k}"))?;
+            floors.push((floor, row.accuracy()));
         }
+        let noise_floor = first_best(floors.iter().copied());
+        product.pipeline.bundle.manifest.audio.noise_floor = noise_floor;
+        // Then the noise gate, with that floor: the best mean of the takes as they are and
+        // inside a recording with a faint noise floor (where the gate matters). The kept gate's
+        // two rows are the audio positives of the cuts below.
+        let mut gates = Vec::new();
+        let mut gate_rows = Vec::new();
+        for (k, &gate) in NOISE_GATES.iter().enumerate() {
+            progress(&format!("audio noise gate {gate}"));
+            product.pipeline.bundle.manifest.audio.noise_gate = gate;
+            let as_is = takes_row(&product, Placement::AsIs, &format!("gate{k}-0"))?;
+            let in_recording = takes_row(&product, IN_RECORDING, &format!("gate{k}-1"))?;
+            gates.push((gate, as_is.accuracy(), in_recording.accuracy()));
+            gate_rows.push(vec![as_is, in_recording]);
+        }
+        let noise_gate = first_best(gates.iter().map(|&(g, a, b)| (g, (a + b) / 2.0)));
+        product.pipeline.bundle.manifest.audio.noise_gate = noise_gate;
+        let kept = NOISE_GATES
+            .iter()
+            .position(|&g| g == noise_gate)
+            .expect("the kept gate is one of those tried");
+        positives.insert("audio", gate_rows.swap_remove(kept));
         // Stills and clips: MNIST probe-validation images (train split).
         let val: Vec<usize> = spread(&MNIST_PROBE_VAL.collect::<Vec<_>>(), options.per_row);
         for (k, (_, style)) in rows::still_styles().into_iter().enumerate() {
@@ -150,7 +200,17 @@ pub fn calibrate(
         if let (Some(&v), Some(&a)) = (thresholds.get("video"), thresholds.get("audio")) {
             thresholds.insert("fused".into(), 0.5 * (v + a));
         }
-        Ok(OpenSet {
+        let floors_text = floors
+            .iter()
+            .map(|(f, acc)| format!("{f}: {acc:.1} %"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let gates_text = gates
+            .iter()
+            .map(|(g, a, b)| format!("{g}: {a:.1} / {b:.1} %"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let open_set = OpenSet {
             thresholds,
             method: format!(
                 "per-modality cut on the best label's cosine similarity: the lowest at which each \
@@ -158,7 +218,11 @@ pub fn calibrate(
                  the runtime on files (training FSDD takes, MNIST probe-validation images 7200..8000 \
                  as stills and clips, and {} negatives per kind: noises, tones, espeak-ng words, \
                  letters, shapes, blank/noise images and clips, the first half of each footage \
-                 file); fused = mean of video and audio",
+                 file); fused = mean of video and audio; measured with the audio noise floor \
+                 {noise_floor} (audio.noise_floor), the best of the training takes' top-1 as \
+                 plain files ({floors_text}), and the noise gate {noise_gate} \
+                 (audio.noise_gate), the best mean top-1 of those takes as they are and in a \
+                 recording with a faint noise floor ({gates_text})",
                 100.0 * options.target,
                 options.negatives_per_kind
             ),
@@ -166,14 +230,31 @@ pub fn calibrate(
             target_negative_rate: options.target,
             made_by: options.command.clone(),
             calibration,
+        };
+        Ok(Calibration {
+            open_set,
+            noise_floor,
+            floors,
+            noise_gate,
+            gates,
         })
     })();
     let _ = std::fs::remove_dir_all(&work);
     result
 }
 
-/// Stores `open_set` in the bundle's manifest, leaving every other field as it was.
-pub fn store(bundle: &Path, open_set: &OpenSet) -> Result<(), ProductError> {
+/// The candidate with the highest score; the first (the lower setting) on a tie.
+fn first_best(scored: impl Iterator<Item = (f32, f64)>) -> f32 {
+    scored
+        .fold((0.0f32, f64::MIN), |best, (x, score)| {
+            if score > best.1 { (x, score) } else { best }
+        })
+        .0
+}
+
+/// Stores the calibration (`open_set`, `audio.noise_floor`, `audio.noise_gate`) in the bundle's manifest, leaving
+/// every other field as it was.
+pub fn store(bundle: &Path, calibration: &Calibration) -> Result<(), ProductError> {
     let path = bundle.join(MANIFEST_FILE);
     let fail = |problem: String| ProductError::Bundle {
         path: path.clone(),
@@ -187,8 +268,21 @@ pub fn store(bundle: &Path, open_set: &OpenSet) -> Result<(), ProductError> {
         .ok_or_else(|| fail("the manifest is not a JSON object".into()))?;
     obj.insert(
         "open_set".into(),
-        serde_json::to_value(open_set).expect("open-set calibration serialises"),
+        serde_json::to_value(&calibration.open_set).expect("open-set calibration serialises"),
     );
+    obj.get_mut("audio")
+        .and_then(|a| a.as_object_mut())
+        .ok_or_else(|| fail("the manifest has no audio section".into()))?
+        .extend([
+            (
+                "noise_floor".to_string(),
+                serde_json::json!(calibration.noise_floor),
+            ),
+            (
+                "noise_gate".to_string(),
+                serde_json::json!(calibration.noise_gate),
+            ),
+        ]);
     let out = serde_json::to_string_pretty(&value).expect("JSON serialises");
     // Written beside and renamed, so a crash never leaves half a manifest.
     let tmp = path.with_extension("json.tmp");

@@ -16,20 +16,9 @@ fn io(path: &Path) -> impl FnOnce(String) -> ProductError + '_ {
     }
 }
 
-/// Mono 16-bit PCM WAV at `rate` Hz (samples clipped to [-1, 1]).
+/// Mono 16-bit PCM WAV at `rate` Hz (samples clipped to [-1, 1]): the runtime's writer.
 pub fn write_wav(path: &Path, samples: &[f32], rate: u32) -> Result<(), ProductError> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).map_err(|e| io(path)(e.to_string()))?;
-    for &s in samples {
-        let v = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
-        w.write_sample(v).map_err(|e| io(path)(e.to_string()))?;
-    }
-    w.finalize().map_err(|e| io(path)(e.to_string()))
+    mmv_runtime::audio::write_wav(path, samples, rate).map_err(|e| io(path)(e.to_string()))
 }
 
 /// An 8-bit grey image, row-major.

@@ -58,6 +58,67 @@ pub struct ProductOptions {
     /// Where the media files are written (a temporary folder when None).
     pub work_dir: Option<PathBuf>,
     pub seed: u64,
+    /// The parts measured; all of them by default.
+    pub sections: Sections,
+    /// Open-set cuts to evaluate with instead of the manifest's (a calibration shipped beside
+    /// the bundle, as `mmv tag --threshold` opts in to it); None: the manifest's, if any.
+    pub open_set: Option<PathBuf>,
+}
+
+/// Which parts of the evaluation run (a quick look at one modality needs only its rows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sections {
+    pub audio: bool,
+    pub stills: bool,
+    pub clips: bool,
+    pub negatives: bool,
+}
+
+impl Sections {
+    pub const ALL: Sections = Sections {
+        audio: true,
+        stills: true,
+        clips: true,
+        negatives: true,
+    };
+
+    /// Parses a comma-separated list of `audio`, `stills`, `clips`, `negatives` (or `all`).
+    pub fn parse(list: &str) -> Result<Sections, String> {
+        let mut s = Sections {
+            audio: false,
+            stills: false,
+            clips: false,
+            negatives: false,
+        };
+        for part in list.split(',').map(str::trim) {
+            match part {
+                "all" => s = Sections::ALL,
+                "audio" => s.audio = true,
+                "stills" => s.stills = true,
+                "clips" => s.clips = true,
+                "negatives" => s.negatives = true,
+                other => {
+                    return Err(format!(
+                        "unknown section {other:?}: expected audio, stills, clips, negatives or all"
+                    ));
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    /// The names of the parts switched on.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            (self.audio, "audio"),
+            (self.stills, "stills"),
+            (self.clips, "clips"),
+            (self.negatives, "negatives"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
 }
 
 /// A file's answer in one modality: the best label of its most similar window.
@@ -278,7 +339,18 @@ pub fn run(
 ) -> Result<ProductEval, ProductError> {
     let started = std::time::Instant::now();
     progress("opening the bundle");
-    let product = Product::open(&options.bundle, options.precision)?;
+    let mut product = Product::open(&options.bundle, options.precision)?;
+    if let Some(path) = &options.open_set {
+        let fail = |problem: String| ProductError::Bundle {
+            path: path.clone(),
+            problem,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        let cuts: mmv_runtime::open_set::OpenSet =
+            serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        cuts.validate().map_err(fail)?;
+        product.pipeline.bundle.manifest.open_set = Some(cuts);
+    }
     let tmp;
     let work = match &options.work_dir {
         Some(d) => d.clone(),
@@ -310,17 +382,26 @@ pub fn run(
         options,
         work: &work,
     };
-    rows::audio_rows(&ctx, &mut out.rows, &mut progress)?;
-    rows::still_rows(&ctx, &mut out.rows, &mut progress)?;
-    rows::clip_rows(&ctx, &mut out.rows, &mut out.search, &mut progress)?;
-    out.negatives = rows::negative_rows(
-        &product,
-        &options.data_dir,
-        Purpose::Evaluation,
-        options.negatives_per_kind,
-        &work.join("negatives"),
-        &mut progress,
-    )?;
+    let only = options.sections;
+    if only.audio {
+        rows::audio_rows(&ctx, &mut out.rows, &mut progress)?;
+    }
+    if only.stills {
+        rows::still_rows(&ctx, &mut out.rows, &mut progress)?;
+    }
+    if only.clips {
+        rows::clip_rows(&ctx, &mut out.rows, &mut out.search, &mut progress)?;
+    }
+    if only.negatives {
+        out.negatives = rows::negative_rows(
+            &product,
+            &options.data_dir,
+            Purpose::Evaluation,
+            options.negatives_per_kind,
+            &work.join("negatives"),
+            &mut progress,
+        )?;
+    }
     out.seconds = started.elapsed().as_secs_f64();
     if options.work_dir.is_none() {
         let _ = std::fs::remove_dir_all(&work);
