@@ -51,6 +51,8 @@ pub struct Config {
     pub http: Option<HttpConfig>,
     /// Tags and events over MQTT; absent: none.
     pub mqtt: Option<crate::outputs::mqtt::MqttConfig>,
+    /// The index's rows pushed to the fleet database (PostgreSQL + pgvector); absent: none.
+    pub fleet: Option<crate::outputs::fleet_push::FleetConfig>,
 }
 
 /// The `[http]` section: mmv-server inside the daemon.
@@ -521,6 +523,9 @@ impl Config {
         if let Some(h) = self.http.as_mut() {
             fix(&mut h.token_file);
         }
+        if let Some(p) = self.fleet.as_mut().and_then(|f| f.url_file.as_mut()) {
+            fix(p);
+        }
         if self.outputs.tags != "-" {
             let mut p = PathBuf::from(&self.outputs.tags);
             fix(&mut p);
@@ -677,6 +682,14 @@ impl Config {
         }
         if let Some(Err(e)) = self.mqtt.as_ref().map(|m| m.validate()) {
             p.push(e);
+        }
+        if let Some(f) = &self.fleet {
+            if let Err(e) = f.validate() {
+                p.push(e);
+            }
+            if self.index.is_none() {
+                p.push("[fleet] needs [index]: the push reads the daemon's index".into());
+            }
         }
         p
     }

@@ -38,6 +38,7 @@ use crate::pipeline::events::Rules;
 use crate::pipeline::{
     EventOutput, Health, Outputs, Pipeline as Loop, PipelineOptions, PipelineStats,
 };
+use crate::outputs::fleet_push::FleetPusher;
 use crate::supervisor::{Policy, SourceHealth, run_camera, run_microphone};
 
 /// Why the daemon could not start.
@@ -64,6 +65,9 @@ pub enum DaemonError {
         #[source]
         source: std::io::Error,
     },
+    /// The `[fleet]` push could not start (no URL, an unreadable URL file).
+    #[error(transparent)]
+    Fleet(#[from] crate::outputs::fleet_push::FleetPushError),
     /// A file source that cannot be read at start-up (see [`probe_file_sources`]).
     #[error("{0}")]
     Source(#[from] CaptureError),
@@ -391,6 +395,26 @@ pub fn open_microphone(
     })
 }
 
+/// `[fleet]`: the pusher of the index's rows, with the bundle's identity (its manifest hash) when
+/// the bundle directory has a manifest.
+fn start_fleet_push(config: &Config) -> Result<Option<FleetPusher>, DaemonError> {
+    let Some(fleet) = &config.fleet else {
+        return Ok(None);
+    };
+    let index = config
+        .index
+        .as_ref()
+        .ok_or(crate::outputs::fleet_push::FleetPushError::NoIndex)?;
+    let model = match mmv_fleet::ModelIdentity::of_bundle(&config.bundle.dir) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::warn!(error = %e, "fleet push: no bundle identity; rows go without a manifest hash");
+            None
+        }
+    };
+    Ok(Some(FleetPusher::start(fleet, index.path.clone(), model)?))
+}
+
 /// Runs the daemon with any embedder and index until `stop`, or until every source has ended
 /// (`at_end = "stop"`) and its data is processed. Returns the pipeline's counters.
 pub fn run_with<E: Embedder>(
@@ -412,6 +436,7 @@ pub fn run_with<E: Embedder>(
     let outlets = Outlets::start(config).map_err(DaemonError::Outlet)?;
     let mut displays = displays(config)?;
     displays.extend(outlets.overlay());
+    let fleet = start_fleet_push(config)?;
     let outputs = Outputs {
         tags: Some(outlets.tee(json_lines(&config.outputs.tags)?)),
         events: match events_output(config)? {
@@ -501,6 +526,10 @@ pub fn run_with<E: Embedder>(
     // The writers hold the publisher too: dropping them all drains its queue.
     drop(pipeline);
     drop(outlets);
+    // After the index's last chunk is committed: the final push sends it.
+    if let Some(f) = fleet {
+        f.finish();
+    }
     // Capture threads see `stop` within a read; one blocked opening a FIFO that has no writer
     // never returns, so wait a little and leave it to the process exit.
     stop.store(true, Ordering::Relaxed);
@@ -583,6 +612,18 @@ pub fn check_config(path: &Path) -> Result<Vec<String>, DaemonError> {
                     .into(),
             );
         }
+    }
+    if let Some(f) = &config.fleet {
+        // The URL is checked (read and parsed) but only its masked form is shown.
+        let db = match f.url() {
+            Ok(u) => mmv_fleet::url::mask(&u),
+            Err(e) => return Err(e.into()),
+        };
+        lines.push(format!(
+            "fleet: push to {db} as device {:?} every {} s",
+            f.device_name(),
+            f.interval_s
+        ));
     }
     lines.push(format!("tags: {}", config.outputs.tags));
     let open_set = m.open_set.as_ref();

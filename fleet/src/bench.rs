@@ -100,7 +100,12 @@ pub struct BenchReport {
     pub recall_at_k: f64,
     pub recall_queries: usize,
     pub k: usize,
+    pub va_dim: usize,
+    pub vat_dim: usize,
+    pub pushers: usize,
     pub server_version: String,
+    /// The server's `shared_buffers` (HNSW search is fast while its pages stay in memory).
+    pub shared_buffers: String,
 }
 
 impl BenchReport {
@@ -181,6 +186,10 @@ pub fn run(
         .query_one("SHOW server_version", &[])
         .map(|r| r.get(0))
         .map_err(FleetError::sql("reading the server version"))?;
+    let shared_buffers: String = admin
+        .query_one("SHOW shared_buffers", &[])
+        .map(|r| r.get(0))
+        .map_err(FleetError::sql("reading shared_buffers"))?;
     let model = bench_model();
     let mut rng = StdRng::seed_from_u64(options.seed);
     let va = Space::new(options.va_dim, options.clusters, &mut rng);
@@ -402,7 +411,11 @@ pub fn run(
         recall_at_k: found as f64 / wanted.max(1) as f64,
         recall_queries,
         k: options.k,
+        va_dim: options.va_dim,
+        vat_dim: options.vat_dim,
+        pushers: options.pushers.max(1),
         server_version,
+        shared_buffers,
     })
 }
 
@@ -500,9 +513,20 @@ fn time_queries(
 pub fn markdown(r: &BenchReport, machine: &str) -> String {
     let mut s = String::new();
     s.push_str(&format!(
-        "{} rows ({} devices; va {} + vat {} floats each), PostgreSQL {}, {machine}; \
-         table {:.0} MB, HNSW indexes {:.0} MB.\n\n",
-        r.rows, r.devices, "128", "64", r.server_version, r.table_mb, r.hnsw_mb
+        "{} rows ({} devices; va {} + vat {} floats each), PostgreSQL {} (shared_buffers {}), \
+         {machine}; table {:.0} MB, HNSW indexes {:.0} MB (m = {}, ef_construction = {}); \
+         {} concurrent pushers.\n\n",
+        r.rows,
+        r.devices,
+        r.va_dim,
+        r.vat_dim,
+        r.server_version,
+        r.shared_buffers,
+        r.table_mb,
+        r.hnsw_mb,
+        schema::HNSW_M,
+        schema::HNSW_EF_CONSTRUCTION,
+        r.pushers
     ));
     s.push_str("| measure | HNSW | exact scan |\n| --- | --- | --- |\n");
     for clients in r

@@ -45,6 +45,17 @@ pub fn random_password() -> String {
         .collect()
 }
 
+/// The default device name: this machine's host name.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
 /// Checks that a device name is usable: 1-200 printable characters.
 pub fn check_device_name(device: &str) -> Result<(), FleetError> {
     if device.is_empty() || device.len() > 200 || device.chars().any(char::is_control) {

@@ -165,8 +165,19 @@ pub fn check_version(client: &mut Client) -> Result<i32, FleetError> {
 /// The embedding spaces of a row.
 pub const SPACES: [&str; 2] = ["va", "vat"];
 
+/// HNSW build parameters. pgvector's defaults are m = 16, ef_construction = 64; inserting into
+/// an HNSW index costs far more than the row itself (here 265 rows/s into a table with both
+/// indexes against 20,000 without), and most of it scales with ef_construction. Measured on
+/// 100k clustered rows of 128 + 64 floats, 2 connections, 2 cores: ef_construction 64 gives
+/// 733 rows/s and recall@10 1.000, 40 gives 1173 rows/s and 0.998, 32 gives 1286 rows/s and
+/// 0.961. m stays 16: m = 8 loses recall that a larger ef_search does not win back.
+pub const HNSW_M: u32 = 16;
+/// See [`HNSW_M`].
+pub const HNSW_EF_CONSTRUCTION: u32 = 40;
+
 /// Creates (if missing) the HNSW index (inner product) for vectors of width `dim` in `space`.
-/// Building it over existing rows takes a while; new rows are indexed as they arrive.
+/// Building it over existing rows takes a while; new rows are indexed as they arrive. An index
+/// that exists keeps the parameters it was built with.
 pub fn ensure_hnsw(client: &mut Client, space: &str, dim: usize) -> Result<(), FleetError> {
     if !SPACES.contains(&space) || dim == 0 || dim > 16_000 {
         return Err(FleetError::Invalid(format!(
@@ -176,7 +187,8 @@ pub fn ensure_hnsw(client: &mut Client, space: &str, dim: usize) -> Result<(), F
     // Identifiers and widths are this code's own (checked above), not user text.
     let sql = format!(
         "CREATE INDEX IF NOT EXISTS fleet_segments_{space}_{dim}_hnsw ON fleet_segments \
-         USING hnsw (({space}::vector({dim})) vector_ip_ops) WHERE vector_dims({space}) = {dim}; \
+         USING hnsw (({space}::vector({dim})) vector_ip_ops) \
+         WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) WHERE vector_dims({space}) = {dim}; \
          INSERT INTO fleet_hnsw (space, dim) VALUES ('{space}', {dim}) ON CONFLICT DO NOTHING"
     );
     client.batch_execute(&sql).map_err(FleetError::sql(format!(

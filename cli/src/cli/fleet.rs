@@ -265,16 +265,6 @@ fn add_role(args: AddRoleArgs, device: bool) -> Result<ExitCode> {
 }
 
 /// The host name, for the default device name.
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".into())
-}
-
 fn push(args: PushArgs) -> Result<ExitCode> {
     let db = args.db.url()?;
     let bundles = if args.bundle.is_empty() {
@@ -291,7 +281,7 @@ fn push(args: PushArgs) -> Result<ExitCode> {
             Err(e) => return Err(e.into()),
         }
     }
-    let mut options = PushOptions::new(args.device.clone().unwrap_or_else(host_name), models);
+    let mut options = PushOptions::new(args.device.clone().unwrap_or_else(roles::host_name), models);
     options.batch_rows = args.batch.max(1);
     options.max_wait = Duration::from_secs_f64(args.max_wait.max(0.0));
     options.thumbnails = !args.no_thumbnails;

@@ -53,6 +53,7 @@ framebuffer = "off"
 }
 
 /// A loopback port free a moment ago.
+#[allow(dead_code)] // the web page and MQTT tests use it, the fleet test does not
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
