@@ -27,6 +27,7 @@ use crate::capture::{
 };
 use crate::config::{CameraConfig, CameraKind, Config, ConfigError, MicConfig, MicKind};
 use crate::model::{BundleEmbedder, Embedder};
+use crate::outputs::fleet_push::FleetPusher;
 use crate::outputs::index_sink::{IndexRecord, IndexSink};
 use crate::outputs::live::Outlets;
 use crate::outputs::sqlite_index::SqliteIndex;
@@ -38,7 +39,6 @@ use crate::pipeline::events::Rules;
 use crate::pipeline::{
     EventOutput, Health, Outputs, Pipeline as Loop, PipelineOptions, PipelineStats,
 };
-use crate::outputs::fleet_push::FleetPusher;
 use crate::supervisor::{Policy, SourceHealth, run_camera, run_microphone};
 
 /// Why the daemon could not start.

@@ -93,7 +93,10 @@ fn daemon_indexes_with_the_database_away_and_the_next_push_catches_up() {
     let device_url = device(&pg, dir.path(), "cam-a");
     pg.stop_immediate().expect("database stops");
     let indexed = run_daemon(dir.path(), "final_wait_s = 0.2\n");
-    assert!(indexed >= 3, "the replay indexed {indexed} rows with the database away");
+    assert!(
+        indexed >= 3,
+        "the replay indexed {indexed} rows with the database away"
+    );
 
     pg.start_again().expect("database starts");
     assert_eq!(central_rows(&pg, "cam-a").0, 0, "nothing could be pushed");

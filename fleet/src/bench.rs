@@ -106,6 +106,10 @@ pub struct BenchReport {
     pub server_version: String,
     /// The server's `shared_buffers` (HNSW search is fast while its pages stay in memory).
     pub shared_buffers: String,
+    /// The server's `huge_pages` setting: with 4 kB pages every backend pays TLB misses and
+    /// page faults on each index page it visits (on PostgreSQL 16 `try` does not say whether
+    /// the kernel gave any).
+    pub huge_pages: String,
 }
 
 impl BenchReport {
@@ -190,6 +194,10 @@ pub fn run(
         .query_one("SHOW shared_buffers", &[])
         .map(|r| r.get(0))
         .map_err(FleetError::sql("reading shared_buffers"))?;
+    let huge_pages: String = admin
+        .query_one("SHOW huge_pages", &[])
+        .map(|r| r.get(0))
+        .map_err(FleetError::sql("reading huge_pages"))?;
     let model = bench_model();
     let mut rng = StdRng::seed_from_u64(options.seed);
     let va = Space::new(options.va_dim, options.clusters, &mut rng);
@@ -416,6 +424,7 @@ pub fn run(
         pushers: options.pushers.max(1),
         server_version,
         shared_buffers,
+        huge_pages,
     })
 }
 
@@ -513,7 +522,8 @@ fn time_queries(
 pub fn markdown(r: &BenchReport, machine: &str) -> String {
     let mut s = String::new();
     s.push_str(&format!(
-        "{} rows ({} devices; va {} + vat {} floats each), PostgreSQL {} (shared_buffers {}), \
+        "{} rows ({} devices; va {} + vat {} floats each), PostgreSQL {} (shared_buffers {}, \
+         huge_pages {}), \
          {machine}; table {:.0} MB, HNSW indexes {:.0} MB (m = {}, ef_construction = {}); \
          {} concurrent pushers.\n\n",
         r.rows,
@@ -522,6 +532,7 @@ pub fn markdown(r: &BenchReport, machine: &str) -> String {
         r.vat_dim,
         r.server_version,
         r.shared_buffers,
+        r.huge_pages,
         r.table_mb,
         r.hnsw_mb,
         schema::HNSW_M,

@@ -281,7 +281,8 @@ fn push(args: PushArgs) -> Result<ExitCode> {
             Err(e) => return Err(e.into()),
         }
     }
-    let mut options = PushOptions::new(args.device.clone().unwrap_or_else(roles::host_name), models);
+    let mut options =
+        PushOptions::new(args.device.clone().unwrap_or_else(roles::host_name), models);
     options.batch_rows = args.batch.max(1);
     options.max_wait = Duration::from_secs_f64(args.max_wait.max(0.0));
     options.thumbnails = !args.no_thumbnails;

@@ -66,7 +66,10 @@ impl FleetConfig {
             return Err("fleet.batch must be at least 1".into());
         }
         if !(self.final_wait_s.is_finite() && self.final_wait_s >= 0.0) {
-            return Err(format!("fleet.final_wait_s: {} is negative", self.final_wait_s));
+            return Err(format!(
+                "fleet.final_wait_s: {} is negative",
+                self.final_wait_s
+            ));
         }
         if let Some(d) = &self.device {
             mmv_fleet::roles::check_device_name(d).map_err(|e| format!("fleet.device: {e}"))?;
@@ -218,7 +221,9 @@ fn push_once(index: &std::path::Path, url: &str, options: &PushOptions, stats: &
     match push(index, url, options, &mut on_event) {
         Ok(r) => {
             stats.pushes.fetch_add(1, Ordering::Relaxed);
-            stats.rows_pushed.fetch_add(r.rows_pushed, Ordering::Relaxed);
+            stats
+                .rows_pushed
+                .fetch_add(r.rows_pushed, Ordering::Relaxed);
             if r.rows_pushed > 0 {
                 tracing::info!(
                     rows = r.rows_pushed,
