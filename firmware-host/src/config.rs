@@ -745,6 +745,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fleet_needs_an_index_and_sane_values() {
+        let base = "[bundle]\ndir = \"b\"\n[camera]\nsource = \"y4m\"\npath = \"c.y4m\"\n";
+        let c = Config::parse(&format!("{base}[fleet]\ninterval_s = 0\n"), "t").expect("parse");
+        let p = c.problems();
+        assert!(
+            p.iter().any(|p| p.contains("[fleet] needs [index]")),
+            "{p:?}"
+        );
+        assert!(p.iter().any(|p| p.contains("fleet.interval_s")), "{p:?}");
+        let ok = format!("{base}[index]\npath = \"i.db\"\n[fleet]\ndevice = \"cam-1\"\n");
+        let c = Config::parse(&ok, "t").expect("parse");
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        let f = c.fleet.expect("fleet");
+        assert_eq!((f.url_env.as_str(), f.interval_s), ("MMV_FLEET_DB", 10.0));
+        let e = Config::parse(&format!("{ok}url = \"postgresql://x\"\n"), "t");
+        assert!(
+            e.is_err(),
+            "a URL in the file is refused: it belongs in url_file or the env"
+        );
+    }
+
+    #[test]
     fn the_example_parses_and_validates() {
         let c = Config::parse(EXAMPLE, "example").expect("parse");
         let problems: Vec<String> = c
