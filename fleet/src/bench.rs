@@ -186,18 +186,18 @@ pub fn run(
     schema::migrate(&mut admin)?;
     schema::ensure_hnsw(&mut admin, "va", options.va_dim)?;
     schema::ensure_hnsw(&mut admin, "vat", options.vat_dim)?;
-    let server_version: String = admin
-        .query_one("SHOW server_version", &[])
-        .map(|r| r.get(0))
-        .map_err(FleetError::sql("reading the server version"))?;
-    let shared_buffers: String = admin
-        .query_one("SHOW shared_buffers", &[])
-        .map(|r| r.get(0))
-        .map_err(FleetError::sql("reading shared_buffers"))?;
-    let huge_pages: String = admin
-        .query_one("SHOW huge_pages", &[])
-        .map(|r| r.get(0))
-        .map_err(FleetError::sql("reading huge_pages"))?;
+    // Server settings the figures depend on, named in the report.
+    let mut show = |name: &str| -> Result<String, FleetError> {
+        admin
+            .query_one(&format!("SHOW {name}"), &[])
+            .map(|r| r.get(0))
+            .map_err(FleetError::sql(format!("reading {name}")))
+    };
+    let (server_version, shared_buffers, huge_pages) = (
+        show("server_version")?,
+        show("shared_buffers")?,
+        show("huge_pages")?,
+    );
     let model = bench_model();
     let mut rng = StdRng::seed_from_u64(options.seed);
     let va = Space::new(options.va_dim, options.clusters, &mut rng);

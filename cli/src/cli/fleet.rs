@@ -264,7 +264,6 @@ fn add_role(args: AddRoleArgs, device: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The host name, for the default device name.
 fn push(args: PushArgs) -> Result<ExitCode> {
     let db = args.db.url()?;
     let bundles = if args.bundle.is_empty() {
