@@ -224,6 +224,61 @@ fn two_devices_fleet_search_finds_the_seven_by_text_image_and_sound() {
     let text = ok(out);
     assert!(text.contains("cam-b") && !text.contains("cam-a"), "{text}");
     assert!(text.contains("device"), "{text}");
+
+    // The web page over the fleet database, as the reader: the same search API, hits with
+    // their device and thumbnails from the database; no password anywhere.
+    let mut serve = mmv()
+        .args(["fleet", "serve", "--addr", "127.0.0.1:0", "--token-file"])
+        .arg(tmp.path().join("serve.token"))
+        .arg("--bundle")
+        .arg(bundle())
+        .env("MMV_FLEET_DB", &reader)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(serve.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(!line.contains("pw-viewer-0123456789"), "{line}");
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .trim_end_matches('/')
+        .to_string();
+    let get = |path: &str| ureq::get(&format!("{base}{path}")).call().map_err(Box::new);
+    let r: serde_json::Value = serde_json::from_reader(
+        get("/api/search?q=seven&modality=video&k=5")
+            .unwrap()
+            .into_reader(),
+    )
+    .unwrap();
+    let top = &r["hits"][0];
+    assert_eq!(top["device"], "cam-a", "{r}");
+    assert_eq!(top["clip"], 1, "{r}");
+    let mut jpeg = Vec::new();
+    std::io::Read::read_to_end(
+        &mut get(top["thumbnail"].as_str().unwrap())
+            .unwrap()
+            .into_reader(),
+        &mut jpeg,
+    )
+    .unwrap();
+    assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "the thumbnail is not a JPEG");
+    let info: serde_json::Value =
+        serde_json::from_reader(get("/api/info").unwrap().into_reader()).unwrap();
+    assert_eq!(info["fleet"]["devices"], 2, "{info}");
+    assert!(!info.to_string().contains("pw-viewer-0123456789"), "{info}");
+    match get("/api/files").map_err(|e| *e) {
+        Err(ureq::Error::Status(404, _)) => {}
+        other => panic!("files on a fleet server: {other:?}"),
+    }
+    serve.kill().ok();
+    serve.wait().ok();
 }
 
 /// Rows of the released bundle's model (its widths) with made-up embeddings: `n` clips in

@@ -45,6 +45,10 @@ pub struct BenchOptions {
     pub seed: u64,
     /// Skip the push (measure search on what is there).
     pub no_push: bool,
+    /// HNSW beam width for the searches (`None`: the product's default).
+    pub ef_search: Option<usize>,
+    /// Queries HNSW's top-k is compared with the exact scan on (0: `exact_queries`).
+    pub recall_queries: usize,
 }
 
 impl Default for BenchOptions {
@@ -63,6 +67,8 @@ impl Default for BenchOptions {
             clusters: 20_000,
             seed: 2020,
             no_push: false,
+            ef_search: None,
+            recall_queries: 0,
         }
     }
 }
@@ -100,6 +106,11 @@ pub struct BenchReport {
     pub recall_at_k: f64,
     pub recall_queries: usize,
     pub k: usize,
+    /// The HNSW beam width the searches ran with.
+    pub ef_search: usize,
+    /// The build parameters of the query space's index, as the catalog has them (an index keeps
+    /// those it was built with), e.g. "m=16, ef_construction=40".
+    pub hnsw_options: String,
     pub va_dim: usize,
     pub vat_dim: usize,
     pub pushers: usize,
@@ -342,7 +353,11 @@ pub fn run(
         .map_err(FleetError::sql("analyzing"))?;
 
     // Queries: text-style (vat space), drawn like the rows.
-    let n_queries = options.queries.max(options.exact_queries).max(1);
+    let n_queries = options
+        .queries
+        .max(options.exact_queries)
+        .max(options.recall_queries)
+        .max(1);
     let queries: Vec<Query> = (0..n_queries)
         .map(|_| {
             let c = rng.random_range(0..options.clusters.max(1));
@@ -353,7 +368,10 @@ pub fn run(
             }
         })
         .collect();
-    let filter = Filter::default();
+    let filter = Filter {
+        ef_search: options.ef_search,
+        ..Filter::default()
+    };
     let mut latency = Vec::new();
     for &clients in &options.clients {
         for mode in [Mode::Hnsw, Mode::Exact] {
@@ -384,7 +402,11 @@ pub fn run(
     }
 
     // Recall@k of HNSW against the exact scan.
-    let recall_queries = options.exact_queries.clamp(1, queries.len());
+    let recall_queries = match options.recall_queries {
+        0 => options.exact_queries,
+        n => n,
+    }
+    .clamp(1, queries.len());
     progress(&format!("recall@{}: {recall_queries} queries", options.k));
     let mut found = 0usize;
     let mut wanted = 0usize;
@@ -419,6 +441,11 @@ pub fn run(
         recall_at_k: found as f64 / wanted.max(1) as f64,
         recall_queries,
         k: options.k,
+        ef_search: options
+            .ef_search
+            .unwrap_or(search::DEFAULT_EF_SEARCH)
+            .max(options.k * 4),
+        hnsw_options: hnsw_options(&mut admin, options.vat_dim)?,
         va_dim: options.va_dim,
         vat_dim: options.vat_dim,
         pushers: options.pushers.max(1),
@@ -451,6 +478,16 @@ fn sizes(client: &mut postgres::Client) -> Result<(f64, f64), FleetError> {
         .map_err(FleetError::sql("reading sizes"))?;
     let mb = 1024.0 * 1024.0;
     Ok((r.get::<_, f64>(0) / mb, r.get::<_, f64>(1) / mb))
+}
+
+fn hnsw_options(client: &mut postgres::Client, vat_dim: usize) -> Result<String, FleetError> {
+    let r = client
+        .query_opt(
+            "SELECT coalesce(array_to_string(reloptions, ', '), '') FROM pg_class WHERE relname = $1",
+            &[&format!("fleet_segments_vat_{vat_dim}_hnsw")],
+        )
+        .map_err(FleetError::sql("reading the HNSW index's options"))?;
+    Ok(r.map(|r| r.get(0)).unwrap_or_default())
 }
 
 /// `total` queries (cycling through `queries`) by `clients` concurrent connections.
@@ -524,8 +561,7 @@ pub fn markdown(r: &BenchReport, machine: &str) -> String {
     s.push_str(&format!(
         "{} rows ({} devices; va {} + vat {} floats each), PostgreSQL {} (shared_buffers {}, \
          huge_pages {}), \
-         {machine}; table {:.0} MB, HNSW indexes {:.0} MB (m = {}, ef_construction = {}); \
-         {} concurrent pushers.\n\n",
+         {machine}; table {:.0} MB, HNSW indexes {:.0} MB ({}), searched with ef_search = {}{}.\n\n",
         r.rows,
         r.devices,
         r.va_dim,
@@ -535,9 +571,13 @@ pub fn markdown(r: &BenchReport, machine: &str) -> String {
         r.huge_pages,
         r.table_mb,
         r.hnsw_mb,
-        schema::HNSW_M,
-        schema::HNSW_EF_CONSTRUCTION,
-        r.pushers
+        r.hnsw_options,
+        r.ef_search,
+        if r.rows_pushed > 0 {
+            format!("; {} concurrent pushers", r.pushers)
+        } else {
+            String::new()
+        }
     ));
     s.push_str("| measure | HNSW | exact scan |\n| --- | --- | --- |\n");
     for clients in r

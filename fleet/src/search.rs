@@ -23,7 +23,12 @@ pub enum Mode {
     Exact,
 }
 
-/// Which rows a query may return, besides its model's.
+/// pgvector's HNSW beam width (`hnsw.ef_search`) when a search names none. pgvector's own
+/// default, 40, gave recall@10 0.944 on the 1M-row bench table (fleet/results); see the
+/// README's fleet section for the sweep that chose this.
+pub const DEFAULT_EF_SEARCH: usize = 64;
+
+/// Which rows a query may return, besides its model's, and how widely HNSW looks for them.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
     /// Only these devices (all when empty).
@@ -35,6 +40,9 @@ pub struct Filter {
     pub since: Option<String>,
     /// Only rows indexed before this time.
     pub until: Option<String>,
+    /// HNSW beam width (`hnsw.ef_search`; [`DEFAULT_EF_SEARCH`] when `None`): wider finds more
+    /// of the true nearest rows and costs time. Ignored by exact scans.
+    pub ef_search: Option<usize>,
 }
 
 /// One hit.
@@ -228,7 +236,11 @@ pub fn top_k(
         .map_err(FleetError::sql("starting a search"))?;
     match mode {
         Mode::Hnsw => {
-            let ef = (k * 4).clamp(40, 1000);
+            let ef = filter
+                .ef_search
+                .unwrap_or(DEFAULT_EF_SEARCH)
+                .max(k * 4)
+                .clamp(1, 1000);
             tx.batch_execute(&format!(
                 "SET LOCAL hnsw.ef_search = {ef}; SET LOCAL hnsw.iterative_scan = relaxed_order"
             ))
@@ -263,6 +275,44 @@ pub fn top_k(
             })
         })
         .collect()
+}
+
+/// Rows of `model` in the database, and the devices they came from.
+pub fn model_counts(client: &mut Client, model: &ModelIdentity) -> Result<(i64, i64), FleetError> {
+    let mut sql = Sql {
+        text: String::new(),
+        params: Vec::new(),
+    };
+    let cond = conditions(&mut sql, model, &Filter::default());
+    sql.text = format!("SELECT count(*), count(DISTINCT device) FROM fleet_segments WHERE {cond}");
+    let params: Vec<&(dyn ToSql + Sync)> = sql.params.iter().map(|p| p.as_ref()).collect();
+    client
+        .query_one(&sql.text, &params)
+        .map(|r| (r.get(0), r.get(1)))
+        .map_err(FleetError::sql("counting the model's rows"))
+}
+
+/// A row's thumbnail (JPEG), if the device pushed one; None also for a row of another model.
+pub fn thumbnail(
+    client: &mut Client,
+    model: &ModelIdentity,
+    device: &str,
+    local_id: i64,
+) -> Result<Option<Vec<u8>>, FleetError> {
+    let mut sql = Sql {
+        text: String::new(),
+        params: Vec::new(),
+    };
+    let cond = conditions(&mut sql, model, &Filter::default());
+    let (d, l) = (sql.param(device.to_string()), sql.param(local_id));
+    sql.text = format!(
+        "SELECT thumbnail FROM fleet_segments WHERE {cond} AND device = {d} AND local_id = {l}"
+    );
+    let params: Vec<&(dyn ToSql + Sync)> = sql.params.iter().map(|p| p.as_ref()).collect();
+    let row = client
+        .query_opt(&sql.text, &params)
+        .map_err(FleetError::sql("reading a thumbnail"))?;
+    Ok(row.and_then(|r| r.get::<_, Option<Vec<u8>>>(0)))
 }
 
 /// Models other than `model` that have rows in the database.

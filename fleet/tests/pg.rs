@@ -351,10 +351,32 @@ fn push_is_idempotent_resumable_and_holds_back_pending_files() {
         until: Some("2999-01-01".into()),
         devices: vec!["cam-a".into()],
         modalities: vec![Modality::Video],
+        // Narrower than the 4 x k candidates a search needs: widened to them.
+        ef_search: Some(1),
     };
     assert_eq!(hits(all, &m), 5);
     assert_eq!(
         mmv_fleet::search::other_models(&mut admin, &other).unwrap(),
         vec![m.clone()]
+    );
+    // What `mmv fleet serve` shows: the model's rows and devices, a row's thumbnail, and
+    // nothing of a row for another model.
+    let rows = admin
+        .query_one(
+            "SELECT count(*), count(DISTINCT device) FROM fleet_segments WHERE model_name = 'test-model'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        mmv_fleet::search::model_counts(&mut admin, &m).unwrap(),
+        (rows.get::<_, i64>(0), rows.get::<_, i64>(1))
+    );
+    assert_eq!(
+        mmv_fleet::search::thumbnail(&mut admin, &m, "cam-a", 2).unwrap(),
+        Some(vec![0xFF, 0xD8, 1])
+    );
+    assert_eq!(
+        mmv_fleet::search::thumbnail(&mut admin, &other, "cam-a", 2).unwrap(),
+        None
     );
 }

@@ -45,15 +45,16 @@ function showResults(res, label) {
       ? el("img", { src: h.thumbnail, alt: `${h.modality} ${h.name} ${fmtTime(h.start_s)}`, loading: "lazy" })
       : el("div", { class: "audio", title: "audio" }, "♪");
     const links = el("div", {});
-    if (h.thumbnail) links.append(el("a", { href: `#like=${h.segment_id}`, title: "search with this picture" }, "similar"));
+    // Fleet hits (with a device) have no local clip to search from or timeline to show.
+    if (h.thumbnail && !h.device) links.append(el("a", { href: `#like=${h.segment_id}`, title: "search with this picture" }, "similar"));
     if (h.file_id) links.append(el("a", { href: `#file=${h.file_id}` }, "timeline"));
     const card = el("div", {
       class: below ? "hit below" : "hit",
-      dataset: { rank: h.rank, segment: h.segment_id, name: h.name, modality: h.modality, score: h.score.toFixed(3) },
+      dataset: { rank: h.rank, segment: h.segment_id, name: h.name, modality: h.modality, score: h.score.toFixed(3), device: h.device || "" },
     },
       pic,
       el("div", { class: "meta" },
-        el("div", { title: h.path }, `${h.rank}. ${h.name}`),
+        el("div", { title: h.path }, `${h.rank}. ${h.name}`, h.device ? el("span", { class: "badge device" }, h.device) : ""),
         el("div", {}, `${fmtTime(h.start_s)}–${fmtTime(h.end_s)} `, el("span", { class: "badge" }, h.modality)),
         el("div", {}, `score ${h.score.toFixed(3)} `, below ? el("span", { class: "badge cut", title: "under the model's open-set cut: no label would be given" }, "below cut") : ""),
         links));
@@ -203,7 +204,10 @@ async function init() {
   window.addEventListener("hashchange", route);
   try {
     const info = await api("/api/info");
-    if (info.model) {
+    if (info.model && info.fleet) {
+      $("model").textContent = `${info.model.name} ${info.model.version} (${info.precision}) · fleet ${info.fleet.database}: ${info.fleet.devices} devices, ${info.fleet.rows} rows`;
+      $("files-panel").hidden = true;
+    } else if (info.model) {
       const rows = info.index ? info.index.rows_loaded : 0;
       $("model").textContent = `${info.model.name} ${info.model.version} (${info.precision}) · ${info.index.name}: ${info.index.files_complete} files, ${rows} rows`;
     } else {
@@ -212,7 +216,7 @@ async function init() {
       $("files-panel").hidden = true;
     }
     if (info.live) startLive();
-    if (info.model) loadFiles();
+    if (info.model && !info.fleet) loadFiles();
   } catch (e) { $("model").textContent = `Error: ${e.message}`; }
   route();
 }

@@ -20,8 +20,9 @@ use serde_json::{Value, json};
 use tokio::sync::{Semaphore, broadcast, watch};
 
 use crate::auth::{self, Auth};
-use crate::catalog::{Catalog, SearchResult, temp_query_file, upload_input};
+use crate::catalog::{Catalog, SearchResult, Searcher, temp_query_file, upload_input};
 use crate::error::ApiError;
+use crate::fleet::FleetCatalog;
 use crate::live::Live;
 use crate::page;
 use crate::uploads::{self, UploadKind};
@@ -36,6 +37,8 @@ const MAX_QUERY_CHARS: usize = 500;
 #[derive(Clone)]
 pub struct AppState {
     pub catalog: Option<Arc<Catalog>>,
+    /// The fleet database instead of a local index (`mmv fleet serve`).
+    pub fleet: Option<Arc<FleetCatalog>>,
     pub live: Option<Arc<Live>>,
     pub upload_limit: u64,
     /// Model work in flight at once (one per core): more would only queue inside the CPU.
@@ -47,9 +50,23 @@ pub struct AppState {
 
 impl AppState {
     fn catalog(&self) -> Result<Arc<Catalog>, ApiError> {
-        self.catalog
-            .clone()
-            .ok_or_else(|| ApiError::NotFound("this server has no index to search".into()))
+        self.catalog.clone().ok_or_else(|| {
+            ApiError::NotFound(if self.fleet.is_some() {
+                "this server searches the fleet database: files, timelines and \"similar\" need \
+                 a device's own index (`mmv serve INDEX`)"
+                    .into()
+            } else {
+                "this server has no index to search".into()
+            })
+        })
+    }
+
+    /// Where searches go: the fleet database when there is one, else the index.
+    fn searcher(&self) -> Result<Arc<dyn Searcher>, ApiError> {
+        match &self.fleet {
+            Some(f) => Ok(f.clone()),
+            None => Ok(self.catalog()?),
+        }
     }
 
     fn live(&self) -> Result<Arc<Live>, ApiError> {
@@ -90,6 +107,10 @@ pub fn router(state: AppState, auth: Auth) -> Router {
         .route("/api/files", get(files))
         .route("/api/files/{file}", get(timeline))
         .route("/api/clips/{segment}/thumbnail.jpg", get(thumbnail))
+        .route(
+            "/api/fleet/{device}/{local_id}/thumbnail.jpg",
+            get(fleet_thumbnail),
+        )
         .route("/api/live/tags", get(live_tags))
         .route("/api/live/health", get(live_health))
         .route("/api/live/overlay.png", get(live_overlay))
@@ -148,12 +169,16 @@ fn params(
 }
 
 async fn info(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let mut out = match &s.catalog {
-        Some(c) => {
+    let mut out = match (&s.fleet, &s.catalog) {
+        (Some(f), _) => {
+            let f = f.clone();
+            s.blocking(move || f.info()).await?
+        }
+        (None, Some(c)) => {
             let c = c.clone();
             s.blocking(move || c.info()).await?
         }
-        None => json!({"index": null}),
+        (None, None) => json!({"index": null}),
     };
     out["live"] = json!(s.live.is_some());
     out["upload_limit"] = json!(s.upload_limit);
@@ -178,7 +203,7 @@ async fn search_text(
         )));
     }
     let (k, modalities) = (p.k(), p.modalities()?);
-    let c = s.catalog()?;
+    let c = s.searcher()?;
     let described = json!({"kind": "text", "text": text});
     let result = s
         .blocking(move || c.search(&QueryInput::Text(text), described, k, &modalities))
@@ -194,7 +219,7 @@ async fn search_upload(
 ) -> Result<Json<SearchResult>, ApiError> {
     let p = params(q)?;
     let path = request.uri().path().to_string();
-    let c = s.catalog()?;
+    let c = s.searcher()?;
     let bytes = uploads::read_body(&headers, request.into_body(), s.upload_limit).await?;
     let kind = uploads::sniff(&bytes).ok_or_else(|| {
         ApiError::Unsupported(
@@ -267,6 +292,26 @@ async fn thumbnail(
     let id = parse_id(&segment, "clip")?;
     let c = s.catalog()?;
     let jpeg = s.blocking(move || c.thumbnail(id)).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        jpeg,
+    )
+        .into_response())
+}
+
+async fn fleet_thumbnail(
+    State(s): State<AppState>,
+    Path((device, local_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&local_id, "clip")?;
+    let f = s
+        .fleet
+        .clone()
+        .ok_or_else(|| ApiError::NotFound("this server does not search a fleet database".into()))?;
+    let jpeg = s.blocking(move || f.thumbnail(&device, id)).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/jpeg"),

@@ -50,7 +50,12 @@ pub struct SearchHit {
     /// Text queries on a calibrated bundle: whether the score is under the modality's open-set
     /// cut (the hit would carry no label); null otherwise.
     pub below_cut: Option<bool>,
+    /// The device's own row id in fleet search (`mmv fleet serve`); the index's segment id
+    /// otherwise.
     pub segment_id: i64,
+    /// The device the row came from (fleet search only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     pub file_id: Option<i64>,
     pub name: String,
     pub path: String,
@@ -72,7 +77,44 @@ pub struct SearchResult {
     pub hits: Vec<SearchHit>,
 }
 
-fn file_name(path: &str) -> String {
+/// What the search routes ask: an index ([`Catalog`]) or the fleet database
+/// ([`crate::fleet::FleetCatalog`]).
+pub trait Searcher: Send + Sync {
+    /// The `k` best rows for a query, of the given modalities (none: all).
+    fn search(
+        &self,
+        input: &QueryInput,
+        described: Value,
+        k: usize,
+        modalities: &[Modality],
+    ) -> Result<SearchResult, ApiError>;
+}
+
+/// A query through the bundle, and how long that took in ms.
+pub(crate) fn embed_query(
+    pipeline: &Pipeline,
+    input: &QueryInput,
+    options: &OpenOptions,
+) -> Result<(Query, f64), ApiError> {
+    let t0 = Instant::now();
+    let query = pipeline.query(input, options)?;
+    Ok((query, t0.elapsed().as_secs_f64() * 1e3))
+}
+
+impl Searcher for Catalog {
+    fn search(
+        &self,
+        input: &QueryInput,
+        described: Value,
+        k: usize,
+        modalities: &[Modality],
+    ) -> Result<SearchResult, ApiError> {
+        let (query, embed_ms) = embed_query(&self.pipeline, input, &self.open_options)?;
+        self.search_embedded(&query, described, embed_ms, k, modalities)
+    }
+}
+
+pub(crate) fn file_name(path: &str) -> String {
     Path::new(path)
         .file_name()
         .map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned())
@@ -183,20 +225,6 @@ impl Catalog {
         Ok((rows.table.clone(), rows.file_ids.clone()))
     }
 
-    /// The `k` best rows for a query, of the given modalities (none: all).
-    pub fn search(
-        &self,
-        input: &QueryInput,
-        described: Value,
-        k: usize,
-        modalities: &[Modality],
-    ) -> Result<SearchResult, ApiError> {
-        let t0 = Instant::now();
-        let query = self.pipeline.query(input, &self.open_options)?;
-        let embed_ms = t0.elapsed().as_secs_f64() * 1e3;
-        self.search_embedded(&query, described, embed_ms, k, modalities)
-    }
-
     /// As [`Catalog::search`], for a query already embedded.
     pub fn search_embedded(
         &self,
@@ -219,6 +247,7 @@ impl Catalog {
                 score,
                 below_cut: self.pipeline.below_cut(query, info.modality, score),
                 segment_id: info.id,
+                device: None,
                 file_id: file_ids.get(&info.sha256).copied(),
                 name: file_name(&info.path),
                 thumbnail: thumbnail_url(info.id, info.modality),

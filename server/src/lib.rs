@@ -5,6 +5,7 @@
 //!   files, per-file tag timelines, thumbnails; model and index info; the daemon's live tags,
 //!   health, overlay and event stream);
 //! - [`catalog`]: the index and model behind the search routes;
+//! - [`fleet`]: or the fleet database (PostgreSQL + pgvector) behind them (`mmv fleet serve`);
 //! - [`auth`]: loopback by default, a token for anything else;
 //! - [`uploads`]: upload limits and content sniffing;
 //! - [`live`]: the daemon's live state, fed by the daemon;
@@ -17,6 +18,7 @@ pub mod api;
 pub mod auth;
 pub mod catalog;
 pub mod error;
+pub mod fleet;
 pub mod live;
 pub mod page;
 pub mod uploads;
@@ -31,6 +33,7 @@ use tokio::sync::{Semaphore, oneshot};
 pub use api::AppState;
 pub use catalog::Catalog;
 pub use error::{ApiError, ServerError};
+pub use fleet::FleetCatalog;
 pub use live::Live;
 
 /// The default address: loopback only.
@@ -77,6 +80,23 @@ impl Server {
         catalog: Option<Arc<Catalog>>,
         live: Option<Arc<Live>>,
     ) -> Result<Self, ServerError> {
+        Self::start_with(options, catalog, None, live)
+    }
+
+    /// As [`Server::start`], searching the fleet database instead of an index.
+    pub fn start_fleet(
+        options: &ServerOptions,
+        fleet: Arc<FleetCatalog>,
+    ) -> Result<Self, ServerError> {
+        Self::start_with(options, None, Some(fleet), None)
+    }
+
+    fn start_with(
+        options: &ServerOptions,
+        catalog: Option<Arc<Catalog>>,
+        fleet: Option<Arc<FleetCatalog>>,
+        live: Option<Arc<Live>>,
+    ) -> Result<Self, ServerError> {
         let auth = auth::prepare(options.addr, &options.token_file, options.require_token)?;
         let token = auth.required();
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -101,6 +121,7 @@ impl Server {
         let state = AppState {
             closing,
             catalog,
+            fleet,
             live,
             upload_limit: options.upload_limit,
             model_slots: Arc::new(Semaphore::new(slots)),

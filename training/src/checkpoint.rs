@@ -20,6 +20,10 @@ use crate::trainer::Trainer;
 
 /// The file names inside a checkpoint folder.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// The training weights a bundle keeps beside its ONNX files (`mmv-train export` copies the
+/// run's): the ONNX graphs have BatchNorm folded in, so training cannot continue from them, and
+/// run folders do not travel with the repository. `train --init-from BUNDLE_DIR` reads it.
+pub const BUNDLE_WEIGHTS_FILE: &str = "training-weights.safetensors";
 pub const OPTIMIZER_FILE: &str = "optimizer.bpk";
 pub const STATE_FILE: &str = "state.json";
 
@@ -112,6 +116,13 @@ pub fn save_weights(model: &Mmv, path: &Path) -> Result<(), CheckpointError> {
 /// Loads weights saved by [`save_weights`] into `model` (built from the same config); every
 /// tensor but the word table must be present and of the right shape.
 pub fn load_weights(mut model: Mmv, path: &Path) -> Result<Mmv, CheckpointError> {
+    // A released bundle's folder names the weights it was exported from.
+    let bundled = path.join(BUNDLE_WEIGHTS_FILE);
+    let path = if path.is_dir() {
+        bundled.as_path()
+    } else {
+        path
+    };
     let err = |problem: String| CheckpointError::Load {
         path: path.to_path_buf(),
         problem,

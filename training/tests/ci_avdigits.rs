@@ -138,7 +138,22 @@ fn short_run_learns_zero_shot_video() {
         fp32.zero_shot_video_accuracy
     );
     assert!(fp32.image_probe_deflated.accuracy > 0.3);
+
+    // The bundle keeps the run's training weights, and a warm restart from the bundle's folder
+    // starts from exactly them (no step taken: saved unchanged).
+    let kept = bundle.join(mmv_training::checkpoint::BUNDLE_WEIGHTS_FILE);
+    assert!(tensors(&kept) == tensors(&out.join("model.safetensors")));
+    let warm = temp_run("from-bundle");
+    let mut restart = options(config, &warm);
+    restart.init_from = Some(bundle.clone());
+    restart.stop_at = Some(0);
+    run::train(restart, |_| {}).unwrap();
+    assert!(
+        tensors(&warm.join("model.safetensors")) == tensors(&kept),
+        "a restart from the bundle did not start from its weights"
+    );
     std::fs::remove_dir_all(&out).ok();
+    std::fs::remove_dir_all(&warm).ok();
 }
 
 #[test]

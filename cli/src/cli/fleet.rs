@@ -40,8 +40,19 @@ enum FleetCommand {
     Push(PushArgs),
     /// Search every device's rows by text, image or sound.
     Search(FleetSearchArgs),
+    /// The web page (`mmv serve`'s) over the fleet database: search every device's rows.
+    Serve(FleetServeArgs),
     /// Simulate a fleet: push throughput, search latency and recall (as the owner).
     Bench(BenchArgs),
+}
+
+/// pgvector's HNSW beam for searches.
+#[derive(Debug, Clone, Args)]
+struct Beam {
+    /// HNSW beam width (pgvector's hnsw.ef_search): wider finds more of the true nearest rows
+    /// and takes longer; never less than 4 x the rows asked for.
+    #[arg(long, value_name = "N", default_value_t = mmv_fleet::search::DEFAULT_EF_SEARCH)]
+    ef_search: usize,
 }
 
 /// The owner's database URL.
@@ -155,12 +166,38 @@ struct FleetSearchArgs {
     #[arg(long)]
     exact: bool,
     #[command(flatten)]
+    beam: Beam,
+    #[command(flatten)]
     model: ModelArgs,
     #[command(flatten)]
     decode: DecodeArgs,
     /// JSON instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Args)]
+struct FleetServeArgs {
+    #[command(flatten)]
+    db: Db,
+    /// Address to listen on. Anything but loopback needs the access token.
+    #[arg(long, value_name = "IP:PORT", default_value = mmv_server::DEFAULT_ADDR)]
+    addr: std::net::SocketAddr,
+    /// The access token's file: read, or created with mode 0600 on first start.
+    #[arg(long, value_name = "FILE", default_value = "mmv-fleet-serve.token")]
+    token_file: PathBuf,
+    /// Ask for the token on loopback too.
+    #[arg(long)]
+    require_token: bool,
+    /// Largest upload accepted (an image or a sound to search with), in MB.
+    #[arg(long, value_name = "MB", default_value_t = 16)]
+    upload_limit_mb: u64,
+    #[command(flatten)]
+    beam: Beam,
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    decode: DecodeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -191,6 +228,11 @@ struct BenchArgs {
     /// Measure search only, on the rows already there.
     #[arg(long)]
     no_push: bool,
+    #[command(flatten)]
+    beam: Beam,
+    /// Queries for recall@10 (each also scanned exactly; default: --exact-queries).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    recall_queries: usize,
     /// Write fleet-bench.md, fleet-bench.json and fleet-bench.png here.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -203,6 +245,7 @@ pub fn run(args: FleetArgs) -> Result<ExitCode> {
         FleetCommand::AddReader(a) => add_role(a, false),
         FleetCommand::Push(a) => push(a),
         FleetCommand::Search(a) => search(a),
+        FleetCommand::Serve(a) => serve(a),
         FleetCommand::Bench(a) => bench(a),
     }
 }
@@ -327,6 +370,38 @@ fn push(args: PushArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn serve(args: FleetServeArgs) -> Result<ExitCode> {
+    let db = args.db.url()?;
+    let masked = url::mask(&db);
+    // The bundle's identity and the database first: a wrong URL fails before the model loads.
+    ModelIdentity::of_bundle(&args.model.bundle)?;
+    url::connect(&db)?;
+    let pipeline = args.model.open(None)?;
+    let fleet = mmv_server::FleetCatalog::connect(
+        db,
+        &args.model.bundle,
+        pipeline,
+        args.decode.open_options(),
+        Some(args.beam.ef_search),
+    )?;
+    let mut options = mmv_server::ServerOptions::new(args.addr, args.token_file.clone());
+    options.require_token = args.require_token;
+    options.upload_limit = args.upload_limit_mb.saturating_mul(1 << 20);
+    let server = mmv_server::Server::start_fleet(&options, std::sync::Arc::new(fleet))?;
+    let page = format!("http://{}/", server.addr());
+    if server.needs_token() {
+        println!(
+            "serving the fleet database {masked} on {page} (token in {}: open {page}?token=TOKEN \
+             once, or send `Authorization: Bearer TOKEN`)",
+            options.token_file.display()
+        );
+    } else {
+        println!("serving the fleet database {masked} on {page}");
+    }
+    server.wait();
+    Ok(ExitCode::SUCCESS)
+}
+
 fn search(args: FleetSearchArgs) -> Result<ExitCode> {
     let db = args.db.url()?;
     args.query.input()?;
@@ -342,6 +417,7 @@ fn search(args: FleetSearchArgs) -> Result<ExitCode> {
         modalities: args.query.modality.clone(),
         since: args.since.clone(),
         until: args.until.clone(),
+        ef_search: Some(args.beam.ef_search),
     };
     let mode = if args.exact { Mode::Exact } else { Mode::Hnsw };
     let t1 = Instant::now();
@@ -434,6 +510,8 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
         exact_queries: args.exact_queries.max(1),
         clients: args.clients.clone(),
         no_push: args.no_push,
+        ef_search: Some(args.beam.ef_search),
+        recall_queries: args.recall_queries,
         ..BenchOptions::default()
     };
     eprintln!("fleet bench on {}", url::mask(&admin));

@@ -48,7 +48,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Many devices, one query: push indexes to PostgreSQL + pgvector and search them all.
     Fleet(fleet::FleetArgs),
-    /// Serve a web page and JSON API to search an index from a browser.
+    /// Serve a web page and JSON API to search an index from a browser (the fleet database:
+    /// `mmv fleet serve`).
     Serve(serve::ServeArgs),
 }
 

@@ -39,9 +39,10 @@ pub struct TrainArgs {
     /// Stop after this many steps in total, keeping the schedule (e.g. to time a config).
     #[arg(long)]
     stop_at: Option<usize>,
-    /// Start from the weights of an earlier run (its model.safetensors; same model config) with
-    /// this run's fresh learning-rate schedule: a warm restart to train a finished run longer.
-    #[arg(long, value_name = "MODEL.safetensors")]
+    /// Start from the weights of an earlier run (its model.safetensors, or a bundle folder that
+    /// `mmv-train export` wrote: its training-weights.safetensors; same model config) with this
+    /// run's fresh learning-rate schedule: a warm restart to train a finished run longer.
+    #[arg(long, value_name = "MODEL.safetensors|BUNDLE_DIR")]
     init_from: Option<PathBuf>,
     /// GloVe-format word vectors; DATA/glove/glove.6B.50d.top50k.txt.gz when absent.
     #[arg(long)]

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use burn::prelude::*;
 use mmv_runtime::bundle::manifest::{Manifest, Precision};
 
@@ -140,6 +141,12 @@ pub fn export_run(
     for e in &manifest.encoders {
         files.push((e.file.clone(), e.bytes));
     }
+    // The weights travel with the bundle, so that a later run can warm-start from a release.
+    let kept = options.out.join(crate::checkpoint::BUNDLE_WEIGHTS_FILE);
+    let bytes = std::fs::copy(&loaded.weights, &kept)
+        .with_context(|| format!("copying {} to {}", loaded.weights.display(), kept.display()))?;
+    on_event(crate::checkpoint::BUNDLE_WEIGHTS_FILE);
+    files.push((crate::checkpoint::BUNDLE_WEIGHTS_FILE.to_string(), bytes));
     Ok((
         manifest,
         RunExportReport {
