@@ -28,7 +28,13 @@ pub struct FleetCatalog {
     client: Mutex<Option<postgres::Client>>,
     open_options: OpenOptions,
     ef_search: Option<usize>,
+    /// The model's row count and when it was read: counting 1M rows is a scan, not something
+    /// to repeat on every search.
+    rows: Mutex<Option<(i64, Instant)>>,
 }
+
+/// How long a row count shown with search results may be.
+const ROWS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A fleet thumbnail's URL.
 fn thumbnail_url(device: &str, local_id: i64, modality: Modality) -> Option<String> {
@@ -75,6 +81,7 @@ impl FleetCatalog {
             client: Mutex::new(Some(client)),
             open_options,
             ef_search,
+            rows: Mutex::new(None),
         })
     }
 
@@ -115,6 +122,21 @@ impl FleetCatalog {
                     "clip {local_id} of device {device:?} has no thumbnail in the fleet database"
                 ))
             })
+    }
+
+    /// The model's rows in the database, re-counted at most every [`ROWS_MAX_AGE`].
+    fn rows(&self) -> Result<i64, ApiError> {
+        if let Ok(cached) = self.rows.lock()
+            && let Some((n, at)) = *cached
+            && at.elapsed() < ROWS_MAX_AGE
+        {
+            return Ok(n);
+        }
+        let (n, _) = self.with_client(|c| search::model_counts(c, &self.model))?;
+        if let Ok(mut cached) = self.rows.lock() {
+            *cached = Some((n, Instant::now()));
+        }
+        Ok(n)
     }
 
     /// The model and the database (masked) behind the page.
@@ -158,7 +180,7 @@ impl Searcher for FleetCatalog {
         let hits =
             self.with_client(|c| search::top_k(c, &self.model, &query, k, &filter, Mode::Hnsw))?;
         let search_ms = t1.elapsed().as_secs_f64() * 1e3;
-        let (rows, _) = self.with_client(|c| search::model_counts(c, &self.model))?;
+        let rows = self.rows()?;
         let hits = hits
             .into_iter()
             .enumerate()
