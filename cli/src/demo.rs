@@ -512,6 +512,8 @@ mod tests {
             panic!()
         };
         let max_err = f
+            .to_rgb()
+            .unwrap()
             .data
             .iter()
             .zip(&frames[0].data)

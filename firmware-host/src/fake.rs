@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use mmv_runtime::audio::resample;
 use mmv_runtime::bundle::Embedding;
-use mmv_runtime::frames::{FrameSpec, RgbFrame, preprocess_rgb8};
+use mmv_runtime::frames::{FrameSpec, Picture, preprocess_picture};
 use mmv_runtime::ingest::ClipGeometry;
 use mmv_runtime::pipeline::SILENCE_PEAK;
 use mmv_runtime::tag::{LabelSet, Tagger};
@@ -62,6 +62,7 @@ impl FakeEmbedder {
                 has_image: true,
                 has_clip: true,
                 has_audio: true,
+                frames_stills: false,
             },
         )
     }
@@ -153,9 +154,8 @@ impl Embedder for FakeEmbedder {
         &self.spec
     }
 
-    fn preprocess(&mut self, frame: &RgbFrame) -> Result<Vec<f32>, FakeError> {
-        preprocess_rgb8(&frame.data, frame.width, frame.height, &self.spec.frame)
-            .map_err(|e| FakeError(e.to_string()))
+    fn preprocess(&mut self, frame: &Picture) -> Result<Vec<f32>, FakeError> {
+        preprocess_picture(frame, &self.spec.frame).map_err(|e| FakeError(e.to_string()))
     }
 
     fn embed_image(&mut self, chw: &[f32]) -> Result<Embedding, FakeError> {

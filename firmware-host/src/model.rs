@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use mmv_runtime::bundle::Embedding;
 use mmv_runtime::bundle::manifest::EncoderKind;
-use mmv_runtime::frames::{FrameSpec, RgbFrame};
+use mmv_runtime::frames::{FrameSpec, Picture};
 use mmv_runtime::ingest::ClipGeometry;
 use mmv_runtime::pipeline::{Pipeline, PipelineError};
 use mmv_runtime::tag::{LabelSet, Tagger};
@@ -46,6 +46,9 @@ pub struct ModelSpec {
     pub has_image: bool,
     pub has_clip: bool,
     pub has_audio: bool,
+    /// Whether the image path frames a frame first (`Embedder::preprocess_still`), so that it
+    /// cannot reuse the clip path's preprocessing.
+    pub frames_stills: bool,
 }
 
 /// The MMV encoders with their front ends. `&mut self` so that an implementation may keep
@@ -53,8 +56,15 @@ pub struct ModelSpec {
 pub trait Embedder {
     type Error: std::error::Error + Send + Sync + 'static;
     fn spec(&self) -> &ModelSpec;
-    /// One RGB frame through the frame front end: [C, H, W].
-    fn preprocess(&mut self, frame: &RgbFrame) -> Result<Vec<f32>, Self::Error>;
+    /// One frame, in the format its source delivered, through the frame front end: [C, H, W]
+    /// (a grey model reads the Y plane of a YUV frame; no RGB frame is made).
+    fn preprocess(&mut self, frame: &Picture) -> Result<Vec<f32>, Self::Error>;
+    /// A frame for the single-frame (image) path: by default the clip path's preprocessing
+    /// (`preprocess`), so one preprocessing serves both; bundles that frame stills
+    /// (`ModelSpec::frames_stills`) frame it first, as `mmv tag` does an image.
+    fn preprocess_still(&mut self, frame: &Picture) -> Result<Vec<f32>, Self::Error> {
+        self.preprocess(frame)
+    }
     /// One preprocessed frame through the deflated image network.
     fn embed_image(&mut self, chw: &[f32]) -> Result<Embedding, Self::Error>;
     /// `geometry.frames` preprocessed frames through the video network.
@@ -83,6 +93,7 @@ impl BundleEmbedder {
             has_image: kinds.contains(&EncoderKind::Image),
             has_clip: kinds.contains(&EncoderKind::Clip),
             has_audio: kinds.contains(&EncoderKind::Audio),
+            frames_stills: pipeline.bundle.manifest.video.still_framing.is_some(),
         };
         Ok(Self { pipeline, spec })
     }
@@ -93,8 +104,11 @@ impl Embedder for BundleEmbedder {
     fn spec(&self) -> &ModelSpec {
         &self.spec
     }
-    fn preprocess(&mut self, frame: &RgbFrame) -> Result<Vec<f32>, PipelineError> {
+    fn preprocess(&mut self, frame: &Picture) -> Result<Vec<f32>, PipelineError> {
         self.pipeline.preprocess(frame)
+    }
+    fn preprocess_still(&mut self, frame: &Picture) -> Result<Vec<f32>, PipelineError> {
+        self.pipeline.preprocess_still(frame)
     }
     fn embed_image(&mut self, chw: &[f32]) -> Result<Embedding, PipelineError> {
         Ok(self.pipeline.bundle.embed_image(chw)?)

@@ -170,7 +170,7 @@ fn at_rate(seq: u64, fps: f64) -> Duration {
 }
 
 /// Runs a camera until `stop` (or its end, with `at_end = stop`): `open` makes a fresh source
-/// for each attempt; its RGB frames go to `tx`, stamped with their stream time (the source's
+/// for each attempt; its frames (in the source's format) go to `tx`, stamped with their stream time (the source's
 /// clock, or `seq / fps`) and with the attempt number as their epoch. A clean end of the stream
 /// is queued too ([`FrameEvent::End`]). A frame the source could not convert
 /// ([`IngestError::Frame`], a corrupt JPEG) is skipped and counted; any other error reopens it.

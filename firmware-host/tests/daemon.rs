@@ -1,14 +1,21 @@
 //! The daemon as deployed, from a TOML file: file-backed camera and microphone, the fake
-//! embedder in place of a bundle, tags to a file, the runtime's SQLite index and PNG snapshots.
+//! embedder in place of a bundle, tags to a file, the runtime's SQLite index and PNG snapshots;
+//! and a raw YUYV camera through the released bundle's front end.
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 use mmv_host::config::Config;
-use mmv_host::daemon::{Boxed, DynIndex, check_config, run_with};
+use mmv_host::daemon::{Boxed, DynIndex, check_config, open_bundle, run_with};
 use mmv_host::fake::FakeEmbedder;
+use mmv_host::model::{BundleEmbedder, Embedder, ModelSpec};
 use mmv_host::outputs::sqlite_index::SqliteIndex;
+use mmv_runtime::bundle::Embedding;
+use mmv_runtime::frames::{
+    Picture, PixelFormat, preprocess_camera, preprocess_rgb8, rgb_to_yuv, to_rgb8,
+};
 use mmv_runtime::index::{Index, ModelKey};
+use mmv_runtime::tag::{LabelSet, Tagger};
 
 fn write_inputs(dir: &std::path::Path) {
     // 4 s of 32x24 grey Y4M at 10 fps, brightness for label "two" of four (level 0.625).
@@ -199,4 +206,116 @@ fn check_config_names_the_missing_bundle() {
     assert!(e.to_string().contains("no-bundle-here"), "{e}");
     std::fs::write(&path, "[bundle]\ndir = 3\n").expect("config");
     assert!(check_config(&path).is_err());
+}
+
+/// The embedder the daemon runs, watched: what reaches its front end, and what comes out.
+struct Watched<E> {
+    inner: E,
+    /// Per frame: its format, its bytes and the front end's output.
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+type Seen = (PixelFormat, Vec<u8>, Vec<f32>);
+
+impl<E: Embedder> Embedder for Watched<E> {
+    type Error = E::Error;
+    fn spec(&self) -> &ModelSpec {
+        self.inner.spec()
+    }
+    fn preprocess(&mut self, frame: &Picture) -> Result<Vec<f32>, E::Error> {
+        let chw = self.inner.preprocess(frame)?;
+        let bytes = match frame {
+            Picture::Camera(c) => c.data().to_vec(),
+            Picture::Rgb(f) => f.data.clone(),
+        };
+        self.seen
+            .lock()
+            .expect("lock")
+            .push((frame.format(), bytes, chw.clone()));
+        Ok(chw)
+    }
+    fn embed_image(&mut self, chw: &[f32]) -> Result<Embedding, E::Error> {
+        self.inner.embed_image(chw)
+    }
+    fn embed_clip(&mut self, frames: &[Arc<[f32]>]) -> Result<Embedding, E::Error> {
+        self.inner.embed_clip(frames)
+    }
+    fn embed_audio(&mut self, samples: &[f32], rate: u32) -> Result<Option<Embedding>, E::Error> {
+        self.inner.embed_audio(samples, rate)
+    }
+    fn tagger(&mut self, labels: &LabelSet) -> Result<Tagger, E::Error> {
+        self.inner.tagger(labels)
+    }
+}
+
+/// A raw YUYV camera (a file here; a FIFO or the V4L2 camera on a board) reaches the model as
+/// YUYV: the daemon's front end (the released bundle's, through the runtime's pipeline) gives
+/// `preprocess_camera` of the bytes the camera delivered, the grey model's Y-plane path, which
+/// the old RGB path does not give; only the overlay and thumbnails convert frames to RGB.
+#[test]
+fn raw_yuyv_frames_reach_the_model_unconverted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (w, h, n) = (64usize, 48usize, 6usize);
+    // Saturated colour bars moving over a ramp: the RGB conversion clips at their edges.
+    let frames: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            let mut yuyv = Vec::with_capacity(w * h * 2);
+            for y in 0..h {
+                for pair in 0..w / 2 {
+                    let rgb = |x: usize| -> [u8; 3] {
+                        match (x + 3 * i) / 5 % 3 {
+                            0 => [240, 20, 10],
+                            1 => [10, 30, 245],
+                            _ => [(x * 4) as u8, (y * 5) as u8, 128],
+                        }
+                    };
+                    let a = rgb_to_yuv(rgb(2 * pair));
+                    let b = rgb_to_yuv(rgb(2 * pair + 1));
+                    yuyv.extend_from_slice(&[a[0], a[1], b[0], a[2]]);
+                }
+            }
+            yuyv
+        })
+        .collect();
+    std::fs::write(dir.path().join("cam.yuyv"), frames.concat()).expect("yuyv");
+    let bundle =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/avdigits-fac-s3d");
+    let config = format!(
+        r#"
+bundle = {{ dir = "{}", precision = "fp32", threads = 1 }}
+camera = {{ source = "yuyv", path = "cam.yuyv", width = {w}, height = {h}, fps = 10 }}
+labels = {{ names = ["one", "two"] }}
+outputs = {{ tags = "tags.jsonl", framebuffer = "off", png_dir = "overlay", png_every = 1 }}
+"#,
+        bundle.display()
+    );
+    let path = dir.path().join("mmv-host.toml");
+    std::fs::write(&path, config).expect("config");
+    let config = Config::load(&path).expect("config loads");
+    let embedder = BundleEmbedder::new(open_bundle(&config).expect("bundle")).expect("embedder");
+    let spec = embedder.spec().frame.clone();
+    assert_eq!(spec.channels, 1, "a grey model");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let watched = Watched {
+        inner: embedder,
+        seen: seen.clone(),
+    };
+    let stats = run_with(&config, watched, None, Arc::new(AtomicBool::new(false))).expect("run");
+    assert_eq!(stats.frames, n as u64, "{stats:?}");
+    let seen = seen.lock().expect("lock");
+    assert_eq!(seen.len(), n);
+    for (i, (format, bytes, chw)) in seen.iter().enumerate() {
+        assert_eq!(*format, PixelFormat::Yuyv, "frame {i}");
+        assert_eq!(
+            bytes, &frames[i],
+            "frame {i}: the bytes the camera delivered"
+        );
+        let want = preprocess_camera(PixelFormat::Yuyv, &frames[i], w, h, &spec).expect("camera");
+        assert_eq!(chw, &want, "frame {i}");
+        let rgb = to_rgb8(PixelFormat::Yuyv, &frames[i], w, h).expect("rgb");
+        let via_rgb = preprocess_rgb8(&rgb, w, h, &spec).expect("rgb path");
+        assert_ne!(chw, &via_rgb, "frame {i}: the Y plane, not RGB");
+    }
+    // The overlay still shows the frames, in colour.
+    assert!(dir.path().join("overlay/overlay-latest.png").exists());
 }

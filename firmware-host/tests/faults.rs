@@ -55,11 +55,14 @@ impl FrameSource for FlakyCamera {
         std::thread::sleep(Duration::from_millis(5));
         let level = (((self.label as f32 + 0.5) / LABELS.len() as f32) * 255.0) as u8;
         self.seq += 1;
-        Ok(NextFrame::Frame(RgbFrame {
-            width: 16,
-            height: 16,
-            data: vec![level; 16 * 16 * 3],
-        }))
+        Ok(NextFrame::Frame(
+            RgbFrame {
+                width: 16,
+                height: 16,
+                data: vec![level; 16 * 16 * 3],
+            }
+            .into(),
+        ))
     }
 }
 

@@ -1,8 +1,9 @@
 //! From decoded media to embeddings and tags, with one model bundle: frames through the frame
 //! front end and the video (clip) or deflated image network, audio through the resampler, the
 //! log-mel front end and the audio network, text through the tokenizer and the text network.
-//! `mmv embed`, `mmv tag`, `mmv index` and `mmv search` all go through here, and so will the
-//! board daemon, so every caller feeds the model identically.
+//! `mmv embed`, `mmv tag`, `mmv index` and `mmv search` all go through here, and so does the
+//! board daemon, so every caller feeds the model identically. Frames come as [`Picture`]s:
+//! camera formats are preprocessed as they are and made RGB only for thumbnails.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use serde::Serialize;
 use crate::audio::{AudioError, resample};
 use crate::bundle::manifest::EncoderKind;
 use crate::bundle::{Bundle, BundleError, Embedding};
-use crate::frames::{FrameError, RgbFrame, preprocess_rgb8, thumbnail_jpeg};
+use crate::frames::{FrameError, Picture, preprocess_picture, thumbnail_jpeg};
 use crate::index::{Modality, ModelKey, Query};
 use crate::ingest::{self, Clip, ClipGeometry, Clips, IngestError, Media, OpenOptions};
 use crate::tag::{LabelSet, MAX_TEXT_BYTES, Tag, TagError, Tagger};
@@ -176,22 +177,19 @@ impl Pipeline {
         })
     }
 
-    /// One frame through the frame front end: CHW f32.
-    pub fn preprocess(&self, frame: &RgbFrame) -> Result<Vec<f32>, PipelineError> {
-        preprocess_rgb8(
-            &frame.data,
-            frame.width,
-            frame.height,
-            &self.bundle.manifest.video.frame,
-        )
-        .map_err(|source| PipelineError::Frame {
-            what: "frame".into(),
-            source,
+    /// One frame through the frame front end: CHW f32. A frame in a camera format is read as it
+    /// is (a grey model reads the Y plane of YUV; no RGB frame is made).
+    pub fn preprocess(&self, frame: &Picture) -> Result<Vec<f32>, PipelineError> {
+        preprocess_picture(frame, &self.bundle.manifest.video.frame).map_err(|source| {
+            PipelineError::Frame {
+                what: "frame".into(),
+                source,
+            }
         })
     }
 
-    /// A clip of RGB frames (the manifest's frame count) through the video network.
-    pub fn embed_frames(&self, frames: &[Arc<RgbFrame>]) -> Result<Embedding, PipelineError> {
+    /// A clip of frames (the manifest's frame count) through the video network.
+    pub fn embed_frames(&self, frames: &[Arc<Picture>]) -> Result<Embedding, PipelineError> {
         let t = self.bundle.manifest.video.frames;
         if frames.len() != t {
             return Err(PipelineError::Input(format!(
@@ -232,9 +230,26 @@ impl Pipeline {
         Ok(self.bundle.embed_clip(&cthw)?)
     }
 
-    /// A still image through the deflated image network.
-    pub fn embed_image(&self, image: &RgbFrame) -> Result<Embedding, PipelineError> {
-        let chw = self.preprocess(image)?;
+    /// A still image through the frame front end, framed first where the bundle asks for it
+    /// (`video.still_framing`: the object centred at its training scale, bright on dark). A
+    /// picture with nothing to frame is used as it is.
+    pub fn preprocess_still(&self, image: &Picture) -> Result<Vec<f32>, PipelineError> {
+        let Some(framing) = &self.bundle.manifest.video.still_framing else {
+            return self.preprocess(image);
+        };
+        let rgb = image.to_rgb().map_err(|source| PipelineError::Frame {
+            what: "still".into(),
+            source,
+        })?;
+        match framing.frame(&rgb) {
+            Some(framed) => self.preprocess(&Picture::Rgb(framed)),
+            None => self.preprocess(image),
+        }
+    }
+
+    /// A still image (or one frame) through the deflated image network.
+    pub fn embed_image(&self, image: &Picture) -> Result<Embedding, PipelineError> {
+        let chw = self.preprocess_still(image)?;
         Ok(self.bundle.embed_image(&chw)?)
     }
 
@@ -362,7 +377,7 @@ impl Pipeline {
             image,
         } = ingest::open(path, options)?;
         let source = if let Some(image) = image {
-            Source::Image(Some(image))
+            Source::Image(Some(Picture::Rgb(image)))
         } else {
             let audio = match audio {
                 Some(a) => Some(
@@ -407,13 +422,14 @@ impl Pipeline {
         })
     }
 
-    fn thumbnail(&self, frame: &RgbFrame) -> Result<Vec<u8>, PipelineError> {
-        thumbnail_jpeg(&frame.data, frame.width, frame.height, THUMBNAIL_SIDE).map_err(|source| {
-            PipelineError::Frame {
-                what: "thumbnail".into(),
-                source,
-            }
-        })
+    /// The stored thumbnail of a frame: the only place a clip's frame is made RGB.
+    fn thumbnail(&self, frame: &Picture) -> Result<Vec<u8>, PipelineError> {
+        let error = |source| PipelineError::Frame {
+            what: "thumbnail".into(),
+            source,
+        };
+        let rgb = frame.to_rgb().map_err(error)?;
+        thumbnail_jpeg(&rgb.data, rgb.width, rgb.height, THUMBNAIL_SIDE).map_err(error)
     }
 }
 
@@ -438,7 +454,7 @@ impl Pipeline {
                 text: true,
             }),
             QueryInput::Image(path) => {
-                let image = ingest::read_image(path)?;
+                let image = Picture::Rgb(ingest::read_image(path)?);
                 let e = self.embed_image(&image)?;
                 Ok(Query {
                     va: e.va,
@@ -515,7 +531,7 @@ pub const MAX_QUERY_WINDOWS: usize = 10;
 
 enum Source {
     Clips(Box<Clips>),
-    Image(Option<RgbFrame>),
+    Image(Option<Picture>),
 }
 
 /// The clips of one file, embedded on demand.

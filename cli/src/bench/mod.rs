@@ -28,7 +28,9 @@ use mmv_runtime::bundle::manifest::{DType, EncoderFile, EncoderKind, Manifest, P
 use mmv_runtime::bundle::{
     Bundle, BundleError, BundleOptions, Embedding, EncoderSession, sha256_file,
 };
-use mmv_runtime::frames::{FramePreprocessor, PixelFormat, RgbFrame, reference, rgb_to_yuv};
+use mmv_runtime::frames::{
+    FramePreprocessor, Picture, PixelFormat, RgbFrame, reference, rgb_to_yuv,
+};
 use mmv_runtime::index::{EmbeddingTable, Modality, Query};
 use mmv_runtime::ingest::Clip;
 use mmv_runtime::pipeline::{Pipeline, PipelineError};
@@ -647,8 +649,12 @@ fn bench_pipeline(
     };
     let m = &pipeline.bundle.manifest;
     let (w, h) = options.camera;
-    let frames: Vec<Arc<RgbFrame>> = (0..m.video.frames)
-        .map(|i| Arc::new(camera_frame(w, h, i * 7)))
+    let rgb_frames: Vec<RgbFrame> = (0..m.video.frames)
+        .map(|i| camera_frame(w, h, i * 7))
+        .collect();
+    let frames: Vec<Arc<Picture>> = rgb_frames
+        .iter()
+        .map(|f| Arc::new(Picture::Rgb(f.clone())))
         .collect();
     let clip = Clip {
         index: 0,
@@ -690,7 +696,7 @@ fn bench_pipeline(
     ));
     // The sensor's path: YUYV frames into reused buffers (a grey model reads the Y plane).
     let spec = &m.video.frame;
-    let yuyv: Vec<Vec<u8>> = clip.frames.iter().map(|f| to_yuyv(f)).collect();
+    let yuyv: Vec<Vec<u8>> = rgb_frames.iter().map(to_yuyv).collect();
     let mut front = FramePreprocessor::new();
     let mut chw = vec![Vec::new(); yuyv.len()];
     let s = scenario::single_stream(&stage_settings, || -> Result<(), BenchError> {
@@ -707,7 +713,7 @@ fn bench_pipeline(
         s.p50_ms,
     ));
     let s = scenario::single_stream(&stage_settings, || -> Result<(), BenchError> {
-        for f in &clip.frames {
+        for f in &rgb_frames {
             reference::preprocess_rgb8(&f.data, f.width, f.height, spec).map_err(frame_error)?;
         }
         Ok(())

@@ -3,7 +3,10 @@
 //! A camera is an `mmv_runtime::ingest::FrameSource`, the runtime's one trait for video: the
 //! runtime's own readers (Y4M, MJPEG streams, raw camera frames; files or FIFOs) behind the
 //! daemon's pacing ([`paced`]), and the V4L2 camera (`v4l_camera`) implement it. A capture
-//! thread pulls RGB frames from it, stamps them ([`Frame`]) and queues them ([`FrameEvent`]).
+//! thread pulls frames from it, stamps them ([`Frame`]) and queues them ([`FrameEvent`]).
+//! Frames stay in the format the source delivered ([`Picture`]: raw YUYV and the V4L2 camera's
+//! YUYV are not converted to RGB); the model's front end reads them as they are, and only the
+//! thumbnails and the overlay convert the frames they store or show.
 //! A microphone is an [`AudioSource`], which pushes into an [`AudioTx`], possibly from a driver
 //! callback: ALSA (`cpal_mic`), or files read by the runtime (`file_audio`). The pipeline, the
 //! supervisor and the faults are tested here with files.
@@ -19,12 +22,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use mmv_runtime::frames::RgbFrame;
+pub use mmv_runtime::frames::{Picture, RgbFrame};
 pub use mmv_runtime::ingest::{FrameSource, IngestError, NextFrame};
 
 use crate::queue::{self, QueueStats, Receiver, Sender};
 
-/// One captured frame, converted to RGB by the source.
+/// One captured frame, in the format its source delivered.
 #[derive(Clone, Debug)]
 pub struct Frame {
     /// Frame number since the source was opened.
@@ -36,7 +39,7 @@ pub struct Frame {
     pub pts: Duration,
     /// When it was captured on this machine (latency, wall-clock timestamps).
     pub captured: Instant,
-    pub image: RgbFrame,
+    pub image: Picture,
 }
 
 /// What the camera thread queues: frames, and the clean end of an opening's stream.

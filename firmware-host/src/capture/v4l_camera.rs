@@ -1,7 +1,8 @@
 //! A V4L2 camera (UVC webcams, CSI cameras with a V4L2 driver) through the `v4l` crate, in
 //! MJPEG or YUYV at a chosen size and rate, read with memory-mapped buffers. It is a runtime
-//! `FrameSource` like the file readers: frames come out in RGB, converted by the runtime's
-//! camera-format conversions (`mmv_runtime::frames::to_rgb8`), stamped with the driver's clock.
+//! `FrameSource` like the file readers, stamped with the driver's clock: YUYV frames come out
+//! as YUYV (`mmv_runtime::frames::Picture::camera`, copied out of the driver's buffer, not
+//! converted: the model's front end reads the Y plane), MJPEG frames decoded to RGB.
 //!
 //! The driver may round the size and rate; the camera logs what it actually got. A pixel format
 //! the device refuses is an error (no silent fallback: the conversion would then be wrong).
@@ -9,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mmv_runtime::frames::{PixelFormat, to_rgb8};
+use mmv_runtime::frames::{Picture, PixelFormat};
 use v4l::FourCC;
 use v4l::buffer::Type;
 use v4l::io::traits::CaptureStream;
@@ -17,7 +18,7 @@ use v4l::prelude::{Device, MmapStream};
 use v4l::video::Capture;
 use v4l::video::capture::Parameters;
 
-use super::{CaptureError, FrameSource, IngestError, NextFrame, RgbFrame};
+use super::{CaptureError, FrameSource, IngestError, NextFrame};
 use crate::config::V4lFormat;
 
 /// Driver buffers: enough to ride out a slow inference step without the driver dropping.
@@ -148,15 +149,14 @@ impl FrameSource for V4lCamera {
         // A frame that cannot be converted (a corrupt JPEG) is a bad frame, not a lost device:
         // `IngestError::Frame` tells the capture thread to skip it.
         let (w, h) = (self.width as usize, self.height as usize);
-        let rgb = to_rgb8(self.format, data, w, h).map_err(|source| IngestError::Frame {
-            path: path.clone(),
-            source,
+        // The driver reuses its buffer, so the frame is copied out (as read, 2 bytes a pixel).
+        let picture = Picture::camera(self.format, data.to_vec(), w, h).map_err(|source| {
+            IngestError::Frame {
+                path: path.clone(),
+                source,
+            }
         })?;
-        Ok(NextFrame::Frame(RgbFrame {
-            width: w,
-            height: h,
-            data: rgb,
-        }))
+        Ok(NextFrame::Frame(picture))
     }
 
     fn timestamp(&self) -> Option<Duration> {

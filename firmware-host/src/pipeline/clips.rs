@@ -18,7 +18,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mmv_runtime::frames::RgbFrame;
+use mmv_runtime::frames::Picture;
 
 /// Timestamps this close count as the same instant (drivers stamp in microseconds).
 const SAME_TIME: Duration = Duration::from_micros(1);
@@ -31,8 +31,8 @@ pub struct Shot {
     pub captured: Instant,
     /// Preprocessed, [C, H, W].
     pub chw: Arc<[f32]>,
-    /// For the thumbnail.
-    pub image: Arc<RgbFrame>,
+    /// For the thumbnail (converted to RGB only if one is made).
+    pub image: Arc<Picture>,
 }
 
 /// A complete clip for the video network.
@@ -46,7 +46,7 @@ pub struct Clip {
     /// When its first frame was captured.
     pub captured: Instant,
     /// The middle frame (the thumbnail, as `mmv index` picks it).
-    pub middle: Arc<RgbFrame>,
+    pub middle: Arc<Picture>,
 }
 
 /// Samples a stream's frames at the model's rate into clips of `frames`.
@@ -198,11 +198,11 @@ mod tests {
             pts: Duration::from_secs_f64(i as f64 / fps),
             captured: Instant::now(),
             chw: Arc::from(vec![i as f32]),
-            image: Arc::new(RgbFrame {
+            image: Arc::new(Picture::Rgb(mmv_runtime::frames::RgbFrame {
                 width: 1,
                 height: 1,
                 data: vec![i as u8; 3],
-            }),
+            })),
         }
     }
 
@@ -231,7 +231,7 @@ mod tests {
         assert_eq!(ids(&clips[0]), vec![0, 5, 10, 15]);
         assert_eq!(ids(&clips[1]), vec![20, 25, 30, 35]);
         assert_eq!((clips[1].start_s, clips[1].end_s), (0.8, 1.6));
-        assert_eq!(clips[1].middle.data[0], 30);
+        assert_eq!(clips[1].middle.to_rgb().unwrap().data[0], 30);
         // 12.5 fps: floor(2.5 j), the frame before each tick.
         let clips = run(20, 12.5);
         assert_eq!(ids(&clips[0]), vec![0, 2, 5, 7]);

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use mmv_runtime::frames::{RgbFrame, thumbnail_jpeg};
+use mmv_runtime::frames::{Picture, thumbnail_jpeg};
 use mmv_runtime::pipeline::THUMBNAIL_SIDE;
 use mmv_runtime::tag::{Tag, Tagger};
 
@@ -257,7 +257,14 @@ impl<E: Embedder, X: IndexSink> Pipeline<E, X> {
         if self.spec.has_image && every > 0 && (self.stats.frames - 1).is_multiple_of(every as u64)
         {
             self.stats.images += 1;
-            match self.embedder.embed_image(&chw) {
+            let still = if self.spec.frames_stills {
+                self.embedder
+                    .preprocess_still(&image)
+                    .map(Arc::<[f32]>::from)
+            } else {
+                Ok(chw.clone())
+            };
+            match still.and_then(|still| self.embedder.embed_image(&still)) {
                 Ok(e) => {
                     let pts = frame.pts.as_secs_f64();
                     self.refresh_thumbnail(&image);
@@ -277,11 +284,15 @@ impl<E: Embedder, X: IndexSink> Pipeline<E, X> {
             self.embed_clip(clip);
         }
         if !self.out.displays.is_empty() {
-            self.canvas.clear();
-            self.canvas.extend_from_slice(&image.data);
+            // The overlay draws in RGB: the only per-frame conversion, and only with a display.
+            if let Err(e) = image.rgb_into(&mut self.canvas) {
+                self.stats.display_failures += 1;
+                tracing::warn!(error = %e, seq = frame.seq, "frame cannot be shown");
+                return;
+            }
             let mut canvas = RgbCanvas {
-                width: image.width as u32,
-                height: image.height as u32,
+                width: image.width() as u32,
+                height: image.height() as u32,
                 data: std::mem::take(&mut self.canvas),
             };
             self.show(&mut canvas);
@@ -317,7 +328,7 @@ impl<E: Embedder, X: IndexSink> Pipeline<E, X> {
     }
 
     /// Keeps a recent thumbnail for audio rows when no clip provides one (at most once a second).
-    fn refresh_thumbnail(&mut self, image: &RgbFrame) {
+    fn refresh_thumbnail(&mut self, image: &Picture) {
         let index_wants = self.out.index.is_some() && self.opts.index_audio;
         let stale = self
             .last_thumb_at
@@ -579,9 +590,12 @@ impl<E: Embedder, X: IndexSink> Pipeline<E, X> {
     }
 }
 
-/// The runtime's index thumbnail of a frame (what `mmv index` stores); None if it fails.
-fn thumbnail(image: &RgbFrame) -> Option<Vec<u8>> {
-    thumbnail_jpeg(&image.data, image.width, image.height, THUMBNAIL_SIDE)
+/// The runtime's index thumbnail of a frame (what `mmv index` stores; the frame is made RGB
+/// here, for the thumbnail only); None if it fails.
+fn thumbnail(image: &Picture) -> Option<Vec<u8>> {
+    image
+        .to_rgb()
+        .and_then(|rgb| thumbnail_jpeg(&rgb.data, rgb.width, rgb.height, THUMBNAIL_SIDE))
         .map_err(|e| tracing::warn!(error = %e, "thumbnail failed"))
         .ok()
 }

@@ -125,6 +125,11 @@ pub struct VideoSpec {
     pub fps: f32,
     /// Size, channels and normalisation of one frame.
     pub frame: FrameSpec,
+    /// How still images are framed before the frame front end (`frames::StillFraming`,
+    /// chosen by `mmv-train calibrate-tags` on validation stills). Absent: stills are used
+    /// as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub still_framing: Option<crate::frames::StillFraming>,
 }
 
 /// How audio windows are cut and turned into log-mel.
@@ -326,6 +331,9 @@ impl Manifest {
             .map_err(|e| format!("audio.logmel: {e}"))?;
         if self.audio.window_samples == 0 || self.audio.window_frames == 0 {
             return Err("audio window sizes must be positive".into());
+        }
+        if let Some(framing) = &self.video.still_framing {
+            framing.validate()?;
         }
         if let Some(open_set) = &self.open_set {
             open_set.validate()?;

@@ -22,10 +22,14 @@
 //!
 //! Frames that arrive in a camera's format (YUYV, NV12, I420, MJPEG) go through
 //! [`preprocess_camera`], or are converted to RGB8 by [`to_rgb8`] ([`camera`]);
-//! still images and thumbnails are decoded and encoded by [`codec`].
+//! still images and thumbnails are decoded and encoded by [`codec`]. Readers hand out a
+//! [`Picture`] (`picture`): camera formats stay in their format until something needs colour
+//! (thumbnails, the overlay), and [`preprocess_picture`] feeds either kind to the model.
 
 mod camera;
 mod codec;
+mod framing;
+mod picture;
 pub mod reference;
 mod resize;
 
@@ -33,6 +37,8 @@ pub use camera::{
     PixelFormat, YuvLayout, YuvRange, rgb_to_yuv, to_rgb8, to_rgb8_into, yuv_planar_to_rgb8,
 };
 pub use codec::{RgbFrame, decode_image, decode_jpeg, encode_jpeg, thumbnail_jpeg};
+pub use framing::StillFraming;
+pub use picture::{CameraFrame, Picture};
 pub use resize::FramePreprocessor;
 
 use serde::{Deserialize, Serialize};
@@ -232,6 +238,23 @@ pub fn preprocess_camera_into(
     out: &mut Vec<f32>,
 ) -> Result<(), FrameError> {
     with_preprocessor(|p| p.camera(format, data, width, height, spec, out))
+}
+
+/// Preprocesses a [`Picture`] (see [`FramePreprocessor::picture`]: RGB as [`preprocess_rgb8`],
+/// camera formats as [`preprocess_camera`]) into a CHW f32 tensor of `spec.output_len()`.
+pub fn preprocess_picture(picture: &Picture, spec: &FrameSpec) -> Result<Vec<f32>, FrameError> {
+    let mut out = Vec::new();
+    preprocess_picture_into(picture, spec, &mut out)?;
+    Ok(out)
+}
+
+/// [`preprocess_picture`] into a caller's buffer (resized to `spec.output_len()`).
+pub fn preprocess_picture_into(
+    picture: &Picture,
+    spec: &FrameSpec,
+    out: &mut Vec<f32>,
+) -> Result<(), FrameError> {
+    with_preprocessor(|p| p.picture(picture, spec, out))
 }
 
 /// An 8-bit full-range value in [0, 1].

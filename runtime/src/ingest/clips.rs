@@ -4,7 +4,8 @@
 //! Frames are resampled in time by picking, for the model's frame `j` (at `j / fps` seconds),
 //! the source frame on screen at that time (`floor(j * source_fps / fps)`), so a 25 fps file
 //! feeds a 5 fps model every fifth frame, a slower file repeats frames, and skipped frames are
-//! never converted to RGB.
+//! never decoded. Frames stay in the format their reader gave ([`Picture`]: camera formats are
+//! not converted to RGB).
 //!
 //! Clip `i` starts at `i * stride`. The last clip may run past the end of the footage: it is
 //! kept if it is the first clip or if at least half of it is footage, and is padded with the
@@ -13,7 +14,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::frames::RgbFrame;
+use crate::frames::Picture;
 
 use super::{FrameSource, IngestError, NextFrame};
 
@@ -64,7 +65,7 @@ pub struct Clip {
     pub start_s: f64,
     pub end_s: f64,
     /// `geometry.frames` frames (empty for audio-only footage).
-    pub frames: Vec<Arc<RgbFrame>>,
+    pub frames: Vec<Arc<Picture>>,
     /// `geometry.window_samples` samples at the model rate (None without audio).
     pub audio: Option<Vec<f32>>,
 }
@@ -77,13 +78,13 @@ pub struct Clips {
     audio: Option<Vec<f32>>,
     next_clip: u32,
     /// Model frames from index `first_frame` on.
-    buffered: VecDeque<Arc<RgbFrame>>,
+    buffered: VecDeque<Arc<Picture>>,
     first_frame: usize,
     /// Set once the source has ended: the number of model frames it gave.
     total_frames: Option<usize>,
     /// Source frames read so far, and the last one decoded (index, frame).
     source_pos: u64,
-    last: Option<(u64, Arc<RgbFrame>)>,
+    last: Option<(u64, Arc<Picture>)>,
 }
 
 impl Clips {
@@ -145,7 +146,7 @@ impl Clips {
             if available == 0 || (i > 0 && available * 2 < g.frames) {
                 return Ok(None);
             }
-            let mut frames: Vec<Arc<RgbFrame>> = self
+            let mut frames: Vec<Arc<Picture>> = self
                 .buffered
                 .iter()
                 .skip(start - self.first_frame)
@@ -205,7 +206,7 @@ impl Clips {
     }
 
     /// Model frame `j`: the source frame on screen at `j / fps`; None past the end.
-    fn model_frame(&mut self, j: usize) -> Result<Option<Arc<RgbFrame>>, IngestError> {
+    fn model_frame(&mut self, j: usize) -> Result<Option<Arc<Picture>>, IngestError> {
         let Some(video) = self.video.as_mut() else {
             return Ok(None);
         };
@@ -247,6 +248,7 @@ pub fn centred_window(samples: &[f32], n: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frames::RgbFrame;
 
     /// A source of `n` 1x1 frames whose red value is the frame index.
     struct Counter {
@@ -269,11 +271,11 @@ mod tests {
                 return Ok(NextFrame::Skipped);
             }
             self.decoded += 1;
-            Ok(NextFrame::Frame(RgbFrame {
+            Ok(NextFrame::Frame(Picture::Rgb(RgbFrame {
                 width: 1,
                 height: 1,
                 data: vec![(self.pos - 1) as u8, 0, 0],
-            }))
+            })))
         }
     }
 
@@ -296,7 +298,10 @@ mod tests {
     }
 
     fn reds(c: &Clip) -> Vec<u8> {
-        c.frames.iter().map(|f| f.data[0]).collect()
+        c.frames
+            .iter()
+            .map(|f| f.to_rgb().unwrap().data[0])
+            .collect()
     }
 
     #[test]

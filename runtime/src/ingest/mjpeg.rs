@@ -209,7 +209,7 @@ impl<R: Read> FrameSource for MjpegReader<R> {
             path: self.path.clone(),
             problem: format!("frame {n}: {source}"),
         })?;
-        Ok(NextFrame::Frame(frame))
+        Ok(NextFrame::Frame(frame.into()))
     }
 }
 
@@ -232,7 +232,7 @@ mod tests {
             match r.next_frame(out.len() != 1)? {
                 NextFrame::End => return Ok(out),
                 NextFrame::Skipped => out.push(None),
-                NextFrame::Frame(f) => out.push(Some(f)),
+                NextFrame::Frame(f) => out.push(Some(f.to_rgb().unwrap().into_owned())),
             }
         }
     }

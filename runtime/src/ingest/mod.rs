@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::audio::{Audio, AudioError};
-use crate::frames::{FrameError, RgbFrame, decode_image};
+use crate::frames::{FrameError, Picture, RgbFrame, decode_image};
 
 pub use clips::{Clip, ClipGeometry, Clips};
 pub use ffmpeg::Ffmpeg;
@@ -55,15 +55,17 @@ pub enum NextFrame {
     End,
     /// A frame was read past without decoding it.
     Skipped,
-    Frame(RgbFrame),
+    /// A decoded frame, in the format its source delivered (camera formats are not converted
+    /// to RGB: the model's front end reads them as they are).
+    Frame(Picture),
 }
 
 /// A stream of video frames at a constant rate.
 pub trait FrameSource {
     /// Frames per second.
     fn fps(&self) -> f64;
-    /// Reads the next frame, converting it to RGB only if `decode` (frames the clip sampler
-    /// does not use are just read past).
+    /// Reads the next frame, decoding it only if `decode` (frames the clip sampler does not
+    /// use are just read past).
     fn next_frame(&mut self, decode: bool) -> Result<NextFrame, IngestError>;
     /// When the frame last read was taken, since the stream began, for sources with a clock of
     /// their own (a camera driver's timestamps); None (files): frame `n` is at `n / fps`.

@@ -1,11 +1,15 @@
 //! Headerless video: frames of one camera pixel format back to back (a V4L2 capture dump,
 //! `ffmpeg -f rawvideo -pix_fmt yuyv422`), whose size and rate the caller knows, since the
 //! stream carries neither. A path may be a FIFO that another program writes.
+//!
+//! Frames come out in their own format ([`Picture::camera`]: YUYV, NV12, I420 and GRAY8 as
+//! read, RGB24 as RGB), not converted to RGB: the model's front end reads them as they are (a
+//! grey model the Y plane), and only what needs colour converts a frame.
 
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::frames::{PixelFormat, RgbFrame, to_rgb8};
+use crate::frames::{Picture, PixelFormat};
 
 use super::y4m::MAX_SIDE;
 use super::{FrameSource, IngestError, NextFrame};
@@ -98,6 +102,8 @@ impl<R: Read> FrameSource for RawReader<R> {
 
     fn next_frame(&mut self, decode: bool) -> Result<NextFrame, IngestError> {
         self.buf.clear();
+        // A decoded frame took the last buffer with it.
+        self.buf.reserve_exact(self.frame_len);
         let got = (&mut self.reader)
             .take(self.frame_len as u64)
             .read_to_end(&mut self.buf)
@@ -128,16 +134,14 @@ impl<R: Read> FrameSource for RawReader<R> {
             height,
             ..
         } = self.video;
-        let data =
-            to_rgb8(format, &self.buf, width, height).map_err(|source| IngestError::Frame {
+        // The bytes go with the frame, as read (the length was checked above).
+        let data = std::mem::take(&mut self.buf);
+        let picture =
+            Picture::camera(format, data, width, height).map_err(|source| IngestError::Frame {
                 path: self.path.clone(),
                 source,
             })?;
-        Ok(NextFrame::Frame(RgbFrame {
-            width,
-            height,
-            data,
-        }))
+        Ok(NextFrame::Frame(picture))
     }
 }
 
@@ -159,7 +163,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_whole_frames_and_converts_them() {
+    fn reads_whole_frames_in_their_format() {
         // Two 4x2 YUYV frames (black, then white) and 3 stray bytes: a truncated third frame.
         let bytes = [
             [16u8, 128, 16, 128].repeat(4),
@@ -172,8 +176,12 @@ mod tests {
         let NextFrame::Frame(black) = r.next_frame(true).unwrap() else {
             panic!("a frame")
         };
-        assert_eq!((black.width, black.height), (4, 2));
-        assert_eq!(black.data, vec![0; 24]);
+        assert!(
+            matches!(&black, Picture::Camera(c) if c.format() == PixelFormat::Yuyv && c.data() == &bytes[..16]),
+            "{black:?}"
+        );
+        assert_eq!((black.width(), black.height()), (4, 2));
+        assert_eq!(black.to_rgb().unwrap().data, vec![0; 24]);
         assert!(matches!(r.next_frame(false).unwrap(), NextFrame::Skipped));
         let e = r.next_frame(true).unwrap_err().to_string();
         assert!(
@@ -183,9 +191,55 @@ mod tests {
         let mut grey = reader(&[9, 9], PixelFormat::Gray8, 2, 1);
         assert!(matches!(
             grey.next_frame(true).unwrap(),
-            NextFrame::Frame(_)
+            NextFrame::Frame(Picture::Camera(_))
+        ));
+        let mut rgb = reader(&[1, 2, 3], PixelFormat::Rgb24, 1, 1);
+        assert!(matches!(
+            rgb.next_frame(true).unwrap(),
+            NextFrame::Frame(Picture::Rgb(f)) if f.data == [1, 2, 3]
         ));
         assert!(matches!(grey.next_frame(true).unwrap(), NextFrame::End));
+    }
+
+    /// A raw YUYV stream reaches the model's front end as YUYV: a grey model's input is
+    /// `preprocess_camera` of the bytes read (the Y plane), which the RGB path does not give.
+    #[test]
+    fn yuyv_frames_preprocess_from_the_y_plane() {
+        use crate::frames::{
+            FrameSpec, preprocess_camera, preprocess_picture, preprocess_rgb8, rgb_to_yuv, to_rgb8,
+        };
+        let (w, h) = (48, 36);
+        // Colour edges: the RGB conversion clips there, the Y plane does not.
+        let frame: Vec<u8> = (0..w * h / 2)
+            .flat_map(|i| {
+                let rgb = if (i / 3) % 2 == 0 {
+                    [235, 30, 20]
+                } else {
+                    [10, 90, 240]
+                };
+                let [y, u, v] = rgb_to_yuv(rgb);
+                [y, u, y.saturating_sub((i % 7) as u8), v]
+            })
+            .collect();
+        let bytes = frame.repeat(2);
+        let spec = FrameSpec {
+            mean: vec![0.45],
+            std: vec![0.25],
+            ..FrameSpec::unnormalized(16, 16, 1)
+        };
+        let mut r = reader(&bytes, PixelFormat::Yuyv, w, h);
+        let NextFrame::Frame(picture) = r.next_frame(true).unwrap() else {
+            panic!("a frame")
+        };
+        let got = preprocess_picture(&picture, &spec).unwrap();
+        assert_eq!(
+            got,
+            preprocess_camera(PixelFormat::Yuyv, &frame, w, h, &spec).unwrap()
+        );
+        let rgb = to_rgb8(PixelFormat::Yuyv, &frame, w, h).unwrap();
+        assert_ne!(got, preprocess_rgb8(&rgb, w, h, &spec).unwrap());
+        assert!(matches!(r.next_frame(true).unwrap(), NextFrame::Frame(_)));
+        assert!(matches!(r.next_frame(true).unwrap(), NextFrame::End));
     }
 
     #[test]

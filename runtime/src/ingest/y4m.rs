@@ -5,11 +5,17 @@
 //! then per frame `FRAME[ params]\n` and the planes. Colour spaces read: `420jpeg`, `420paldv`,
 //! `420mpeg2`, `420` (all 8-bit 4:2:0; the chroma siting differences are below what the
 //! model sees), `422`, `444` and `mono`; `XCOLORRANGE=FULL` selects full-range YUV.
+//!
+//! Limited-range 4:2:0 frames (what ffmpeg pipes us) come out as I420 and full-range mono as
+//! GRAY8, unconverted ([`Picture::Camera`]: a grey model's front end reads their Y plane); the
+//! other colour spaces as RGB.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::frames::{RgbFrame, YuvLayout, YuvRange, rgb_to_yuv, yuv_planar_to_rgb8};
+use crate::frames::{
+    Picture, PixelFormat, RgbFrame, YuvLayout, YuvRange, rgb_to_yuv, yuv_planar_to_rgb8,
+};
 
 use super::{FrameSource, IngestError, NextFrame};
 
@@ -161,36 +167,44 @@ impl<R: Read> Y4mReader<R> {
         }
     }
 
-    fn convert(&self) -> Result<RgbFrame, IngestError> {
-        let data = match self.colour {
-            Colour::Mono => {
-                let expand = |v: u8| match self.range {
-                    YuvRange::Full => v,
-                    // Limited-range luma 16-235 stretched to 0-255.
-                    YuvRange::Limited => ((i32::from(v) - 16) * 255 / 219).clamp(0, 255) as u8,
-                };
-                self.buf
-                    .iter()
-                    .flat_map(|&v| {
-                        let g = expand(v);
-                        [g, g, g]
-                    })
-                    .collect()
-            }
-            Colour::Yuv(layout) => {
-                yuv_planar_to_rgb8(&self.buf, self.width, self.height, layout, self.range).map_err(
-                    |source| IngestError::Frame {
-                        path: self.path.clone(),
-                        source,
-                    },
-                )?
-            }
+    /// The frame just read. 4:2:0 limited range is I420 byte for byte (the same layout,
+    /// the same limited-range BT.601 reading), and full-range mono is GRAY8: those stay as they
+    /// are ([`Picture::Camera`], the model's front end reads them without RGB). The others (4:2:2,
+    /// 4:4:4, full-range YUV, limited-range mono, whose stretch is not the YUV luma) become RGB.
+    fn convert(&mut self) -> Result<Picture, IngestError> {
+        let frame_error = |source| IngestError::Frame {
+            path: self.path.clone(),
+            source,
         };
-        Ok(RgbFrame {
-            width: self.width,
-            height: self.height,
+        let (width, height) = (self.width, self.height);
+        let camera = match (self.colour, self.range) {
+            (Colour::Yuv(YuvLayout::Yuv420), YuvRange::Limited) => Some(PixelFormat::I420),
+            (Colour::Mono, YuvRange::Full) => Some(PixelFormat::Gray8),
+            _ => None,
+        };
+        if let Some(format) = camera {
+            // The buffer goes with the frame; the next read allocates a new one.
+            let data = std::mem::take(&mut self.buf);
+            return Picture::camera(format, data, width, height).map_err(frame_error);
+        }
+        let data = match self.colour {
+            Colour::Mono => self
+                .buf
+                .iter()
+                .flat_map(|&v| {
+                    // Limited-range luma 16-235 stretched to 0-255 (full range is GRAY8 above).
+                    let g = ((i32::from(v) - 16) * 255 / 219).clamp(0, 255) as u8;
+                    [g, g, g]
+                })
+                .collect(),
+            Colour::Yuv(layout) => yuv_planar_to_rgb8(&self.buf, width, height, layout, self.range)
+                .map_err(frame_error)?,
+        };
+        Ok(Picture::Rgb(RgbFrame {
+            width,
+            height,
             data,
-        })
+        }))
     }
 }
 
@@ -388,6 +402,8 @@ mod tests {
         let NextFrame::Frame(f) = r.next_frame(true).unwrap() else {
             panic!("a frame")
         };
+        assert_eq!(f.format(), PixelFormat::I420);
+        let f = f.to_rgb().unwrap().into_owned();
         assert_eq!((f.width, f.height), (6, 4));
         // 4:2:0 loses chroma detail: compare luma-ish closeness loosely.
         let err: f64 = f
@@ -432,6 +448,7 @@ mod tests {
         let NextFrame::Frame(f) = reader(&bytes).unwrap().next_frame(true).unwrap() else {
             panic!()
         };
+        let f = f.to_rgb().unwrap().into_owned();
         assert!(f.data.iter().zip(&grey).all(|(a, b)| a.abs_diff(*b) <= 2));
     }
 
@@ -441,17 +458,56 @@ mod tests {
         mono.extend_from_slice(&[16, 235]);
         let mut r = reader(&mono).unwrap();
         assert!((r.fps() - 29.97).abs() < 0.01);
-        let NextFrame::Frame(f) = r.next_frame(true).unwrap() else {
-            panic!()
+        let NextFrame::Frame(Picture::Rgb(f)) = r.next_frame(true).unwrap() else {
+            panic!("limited-range mono is stretched to RGB")
         };
         assert_eq!(f.data, vec![0, 0, 0, 255, 255, 255]);
 
         let mut c444 = b"YUV4MPEG2 W1 H1 F1:1 C444 XCOLORRANGE=FULL\nFRAME Ixyz\n".to_vec();
         c444.extend_from_slice(&[200, 128, 128]);
-        let NextFrame::Frame(f) = reader(&c444).unwrap().next_frame(true).unwrap() else {
-            panic!()
+        let NextFrame::Frame(Picture::Rgb(f)) = reader(&c444).unwrap().next_frame(true).unwrap()
+        else {
+            panic!("4:4:4 is converted to RGB")
         };
         assert_eq!(f.data, vec![200, 200, 200]);
+
+        let mut full_mono = b"YUV4MPEG2 W2 H1 F1:1 Cmono XCOLORRANGE=FULL\nFRAME\n".to_vec();
+        full_mono.extend_from_slice(&[16, 235]);
+        let NextFrame::Frame(Picture::Camera(c)) =
+            reader(&full_mono).unwrap().next_frame(true).unwrap()
+        else {
+            panic!("full-range mono stays GRAY8")
+        };
+        assert_eq!(
+            (c.format(), c.data()),
+            (PixelFormat::Gray8, &[16u8, 235][..])
+        );
+    }
+
+    #[test]
+    fn limited_420_frames_are_i420_unconverted() {
+        // Odd sizes too: the chroma planes are rounded up in both layouts.
+        for (w, h) in [(6, 4), (5, 3)] {
+            let src = frames(1, w, h);
+            let bytes = encode(&src, w, h);
+            let header_len = bytes.iter().position(|&b| b == b'\n').unwrap() + 1 + 6;
+            let planes = &bytes[header_len..];
+            let NextFrame::Frame(Picture::Camera(c)) =
+                reader(&bytes).unwrap().next_frame(true).unwrap()
+            else {
+                panic!("an I420 frame")
+            };
+            assert_eq!(
+                (c.format(), c.width(), c.height()),
+                (PixelFormat::I420, w, h)
+            );
+            assert_eq!(c.data(), planes);
+            // Its RGB is what the RGB path made before, byte for byte.
+            let old =
+                yuv_planar_to_rgb8(planes, w, h, YuvLayout::Yuv420, YuvRange::Limited).unwrap();
+            let pic = Picture::Camera(c);
+            assert_eq!(pic.to_rgb().unwrap().data, old);
+        }
     }
 
     fn err(bytes: &[u8]) -> String {

@@ -388,6 +388,7 @@ pub fn write_bundle(dir: &Path) -> Manifest {
             frames: FRAMES,
             fps: FPS,
             frame: FrameSpec::unnormalized(SIZE, SIZE, 1),
+            still_framing: None,
         },
         audio: AudioSpec {
             logmel: LogMelConfig {

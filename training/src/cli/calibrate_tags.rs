@@ -81,6 +81,20 @@ pub fn run(args: CalibrateTagsArgs) -> anyhow::Result<()> {
         };
         println!("  {gate:<7} {as_is:5.1} % / {in_recording:5.1} %{mark}");
     }
+    println!("stills (validation digits in every product-path style, mean top-1):");
+    for (framing, top1) in &calibration.framings {
+        let mark = if *framing == calibration.still_framing {
+            "  <- kept"
+        } else {
+            ""
+        };
+        let name = if framing.is_some() {
+            "framed"
+        } else {
+            "as they are"
+        };
+        println!("  {name:<12} {top1:5.1} %{mark}");
+    }
     println!("{}", serde_json::to_string_pretty(&calibration.open_set)?);
     if !args.dry_run {
         calibrate::store(&args.bundle, &calibration)?;

@@ -292,6 +292,7 @@ pub fn export_bundle(
             frames: config.video.frames,
             fps: config.video.fps,
             frame: frame_spec(config),
+            still_framing: None,
         },
         audio: AudioSpec {
             logmel: config.audio.logmel.clone(),

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use mmv_runtime::bundle::manifest::{MANIFEST_FILE, Precision};
+use mmv_runtime::frames::StillFraming;
 use mmv_runtime::open_set::{ModalityCalibration, OpenSet, choose_threshold, share_at_or_above};
 
 use super::rows::{self, Placement, spread};
@@ -50,6 +51,10 @@ const IN_RECORDING: Placement = Placement::InRecording {
 #[derive(Clone, Debug)]
 pub struct Calibration {
     pub open_set: OpenSet,
+    /// `video.still_framing` for the manifest.
+    pub still_framing: Option<StillFraming>,
+    /// Each framing tried with the validation stills' mean top-1 (%) over the still styles.
+    pub framings: Vec<(Option<StillFraming>, f64)>,
     /// `audio.noise_floor` for the manifest.
     pub noise_floor: f32,
     /// Each floor tried with the training takes' top-1 (%) as plain files.
@@ -122,21 +127,49 @@ pub fn calibrate(
             .position(|&g| g == noise_gate)
             .expect("the kept gate is one of those tried");
         positives.insert("audio", gate_rows.swap_remove(kept));
-        // Stills and clips: MNIST probe-validation images (train split).
+        // Stills and clips: MNIST probe-validation images (train split), every still style
+        // (scales, polarity, blur) with and without framing; the framing with the better mean
+        // top-1 is kept, and its rows are the image positives of the cuts below.
         let val: Vec<usize> = spread(&MNIST_PROBE_VAL.collect::<Vec<_>>(), options.per_row);
-        for (k, (_, style)) in rows::still_styles().into_iter().enumerate() {
-            progress("positives: validation stills");
-            let mut row = Row::new("image", "validation stills", "image");
-            rows::still_row(
-                &product,
-                &data,
-                &mut row,
-                &val,
-                style,
-                &work.join(format!("s{k}")),
-            )?;
-            positives.entry("image").or_default().push(row);
+        let mut framings = Vec::new();
+        let mut framing_rows = Vec::new();
+        for (f, framing) in [None, Some(StillFraming::default())]
+            .into_iter()
+            .enumerate()
+        {
+            progress(if framing.is_some() {
+                "validation stills, framed"
+            } else {
+                "validation stills, as they are"
+            });
+            product.pipeline.bundle.manifest.video.still_framing = framing.clone();
+            let mut styled = Vec::new();
+            for (k, (_, style)) in rows::still_styles().into_iter().enumerate() {
+                let mut row = Row::new("image", "validation stills", "image");
+                rows::still_row(
+                    &product,
+                    &data,
+                    &mut row,
+                    &val,
+                    style,
+                    &work.join(format!("s{f}-{k}")),
+                )?;
+                styled.push(row);
+            }
+            let mean = styled.iter().map(Row::accuracy).sum::<f64>() / styled.len().max(1) as f64;
+            framings.push((framing, mean));
+            framing_rows.push(styled);
         }
+        let kept = (0..framings.len()).fold(0, |best, i| {
+            if framings[i].1 > framings[best].1 {
+                i
+            } else {
+                best
+            }
+        });
+        let still_framing = framings[kept].0.clone();
+        product.pipeline.bundle.manifest.video.still_framing = still_framing.clone();
+        positives.insert("image", framing_rows.swap_remove(kept));
         progress("positives: validation clips");
         let clips = rows::write_clips(
             &product,
@@ -205,6 +238,16 @@ pub fn calibrate(
             .map(|(f, acc)| format!("{f}: {acc:.1} %"))
             .collect::<Vec<_>>()
             .join(", ");
+        let framing_text = framings
+            .iter()
+            .map(|(f, acc)| {
+                format!(
+                    "{}: {acc:.1} %",
+                    if f.is_some() { "framed" } else { "as they are" }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         let gates_text = gates
             .iter()
             .map(|(g, a, b)| format!("{g}: {a:.1} / {b:.1} %"))
@@ -222,9 +265,15 @@ pub fn calibrate(
                  {noise_floor} (audio.noise_floor), the best of the training takes' top-1 as \
                  plain files ({floors_text}), and the noise gate {noise_gate} \
                  (audio.noise_gate), the best mean top-1 of those takes as they are and in a \
-                 recording with a faint noise floor ({gates_text})",
+                 recording with a faint noise floor ({gates_text}); stills {}, the better mean \
+                 top-1 of the validation stills in every style ({framing_text})",
                 100.0 * options.target,
-                options.negatives_per_kind
+                options.negatives_per_kind,
+                if still_framing.is_some() {
+                    "framed (video.still_framing)"
+                } else {
+                    "as they are"
+                },
             ),
             labels: "avdigits".into(),
             target_negative_rate: options.target,
@@ -233,6 +282,8 @@ pub fn calibrate(
         };
         Ok(Calibration {
             open_set,
+            still_framing,
+            framings,
             noise_floor,
             floors,
             noise_gate,
@@ -252,7 +303,8 @@ fn first_best(scored: impl Iterator<Item = (f32, f64)>) -> f32 {
         .0
 }
 
-/// Stores the calibration (`open_set`, `audio.noise_floor`, `audio.noise_gate`) in the bundle's manifest, leaving
+/// Stores the calibration (`open_set`, `audio.noise_floor`, `audio.noise_gate`,
+/// `video.still_framing`) in the bundle's manifest, leaving
 /// every other field as it was.
 pub fn store(bundle: &Path, calibration: &Calibration) -> Result<(), ProductError> {
     let path = bundle.join(MANIFEST_FILE);
@@ -283,6 +335,21 @@ pub fn store(bundle: &Path, calibration: &Calibration) -> Result<(), ProductErro
                 serde_json::json!(calibration.noise_gate),
             ),
         ]);
+    let video = obj
+        .get_mut("video")
+        .and_then(|v| v.as_object_mut())
+        .ok_or_else(|| fail("the manifest has no video section".into()))?;
+    match &calibration.still_framing {
+        Some(framing) => {
+            video.insert(
+                "still_framing".into(),
+                serde_json::to_value(framing).expect("still framing serialises"),
+            );
+        }
+        None => {
+            video.remove("still_framing");
+        }
+    }
     let out = serde_json::to_string_pretty(&value).expect("JSON serialises");
     // Written beside and renamed, so a crash never leaves half a manifest.
     let tmp = path.with_extension("json.tmp");
