@@ -496,6 +496,7 @@ fn score(
             label: l.label.clone(),
             score: 1.0,
             similarity: l.similarity,
+            contrast: 0.0,
             present,
         };
         feed(l.start_s, l.end_s, std::slice::from_ref(&tag), &mut records);

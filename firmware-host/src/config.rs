@@ -253,8 +253,9 @@ pub struct TaggingConfig {
     /// Tags kept per output.
     #[serde(default = "three")]
     pub top_k: usize,
-    /// Open-set cut for every modality, as `mmv tag --threshold`: the lowest cosine similarity
-    /// (-1 to 1) between an output's embedding and a label's for the label to be present.
+    /// Open-set cut for every modality, as `mmv tag --threshold`: the lowest score (-1 to 1)
+    /// for a label to be present, on the bundle's calibrated kind of score (`open_set.score`:
+    /// the label's contrast, its cosine minus the mean over the labels, or the cosine itself).
     /// Absent: the bundle's calibrated cuts (its manifest's `open_set`); a bundle without them
     /// names its best label for every output. (Before open-set tagging this key was a softmax
     /// probability: that is now `min_probability`; an old value loads as a cut, and

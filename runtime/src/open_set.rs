@@ -14,13 +14,29 @@ use serde::{Deserialize, Serialize};
 /// The modalities a cut exists for (the names used in the manifest and in JSON output).
 pub const MODALITIES: [&str; 4] = ["video", "audio", "image", "fused"];
 
+/// What an open-set cut applies to.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OpenSetScore {
+    /// The best label's cosine similarity (bundles calibrated before `score` existed).
+    #[default]
+    Cosine,
+    /// The best label's cosine minus the mean cosine over the label set: how far the best
+    /// label stands out. An input that resembles every label a little (a letter, a spoken
+    /// word that is not a digit) has a high cosine but a low contrast.
+    Contrast,
+}
+
 /// A bundle's open-set calibration (manifest field `open_set`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OpenSet {
-    /// Per modality ("video", "audio", "image", "fused"): the lowest best-label cosine
-    /// similarity at which a label counts as present.
+    /// Per modality ("video", "audio", "image", "fused"): the lowest best-label score
+    /// (`score`) at which a label counts as present.
     pub thresholds: BTreeMap<String, f32>,
+    /// What the thresholds apply to; absent in older bundles: the cosine.
+    #[serde(default)]
+    pub score: OpenSetScore,
     /// How the cuts were chosen, in words.
     pub method: String,
     /// The label set calibrated on (e.g. "avdigits": the ten digit words).
@@ -60,9 +76,15 @@ impl OpenSet {
                     MODALITIES.join(", ")
                 ));
             }
-            if !(t.is_finite() && (-1.0..=1.0).contains(t)) {
+            // A contrast (cosine minus a mean of cosines) lies in [-2, 2].
+            let bound = match self.score {
+                OpenSetScore::Cosine => 1.0,
+                OpenSetScore::Contrast => 2.0,
+            };
+            if !(t.is_finite() && (-bound..=bound).contains(t)) {
                 return Err(format!(
-                    "open_set.thresholds.{m} is {t}; a cosine cut lies in [-1, 1]"
+                    "open_set.thresholds.{m} is {t}; a {:?} cut lies in [-{bound}, {bound}]",
+                    self.score
                 ));
             }
         }
@@ -146,6 +168,7 @@ mod tests {
     fn validation_names_the_bad_field() {
         let mut set = OpenSet {
             thresholds: BTreeMap::from([("video".to_string(), 0.4)]),
+            score: OpenSetScore::Cosine,
             method: "m".into(),
             labels: "avdigits".into(),
             target_negative_rate: 0.01,

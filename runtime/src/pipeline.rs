@@ -324,14 +324,14 @@ impl Pipeline {
                 .collect::<Result<Vec<_>, _>>()?;
             embeddings.push(prompts);
         }
-        let cuts = self
-            .bundle
-            .manifest
-            .open_set
-            .as_ref()
-            .map(|o| o.thresholds.clone())
-            .unwrap_or_default();
-        Ok(Tagger::new(labels, embeddings, self.bundle.manifest.temperature)?.with_cuts(cuts))
+        let open_set = self.bundle.manifest.open_set.as_ref();
+        let cuts = open_set.map(|o| o.thresholds.clone()).unwrap_or_default();
+        let score = open_set.map(|o| o.score).unwrap_or_default();
+        Ok(
+            Tagger::new(labels, embeddings, self.bundle.manifest.temperature)?
+                .with_cuts(cuts)
+                .with_score(score),
+        )
     }
 
     /// Scores a clip's embeddings against the labels: the `top_k` labels at or above

@@ -28,6 +28,8 @@
 
 use std::path::Path;
 
+pub use crate::open_set::OpenSetScore;
+
 use serde::Serialize;
 
 use crate::vector::{dot, normalize, softmax};
@@ -179,9 +181,23 @@ pub struct Tag {
     pub score: f32,
     /// Dot product of the (unit) embeddings, in [-1, 1]; the mean of the two for fused scores.
     pub similarity: f32,
-    /// Whether the similarity reaches the modality's open-set cut (see [`crate::open_set`]):
-    /// false means "none of the labels is there" for the best tag. Always true without a cut.
+    /// The similarity minus the mean similarity over the label set: how far this label stands
+    /// out from the others for this input.
+    pub contrast: f32,
+    /// Whether the open-set score (the similarity or the contrast, as the tagger's
+    /// [`OpenSetScore`] says) reaches the modality's cut (see [`crate::open_set`]): false means
+    /// "none of the labels is there" for the best tag. Always true without a cut.
     pub present: bool,
+}
+
+impl Tag {
+    /// The value an open-set cut of kind `score` applies to.
+    pub fn open_score(&self, score: OpenSetScore) -> f32 {
+        match score {
+            OpenSetScore::Cosine => self.similarity,
+            OpenSetScore::Contrast => self.contrast,
+        }
+    }
 }
 
 /// Every label's similarity and probability for one input, in label order.
@@ -198,8 +214,10 @@ pub struct Tagger {
     /// One unit vector per label (the mean of its prompts' embeddings, re-normalised).
     text: Vec<Vec<f32>>,
     temperature: f32,
-    /// Open-set cuts per modality ("video", "audio", "image", "fused"), on the similarity.
+    /// Open-set cuts per modality ("video", "audio", "image", "fused"), on `score`.
     cuts: std::collections::BTreeMap<String, f32>,
+    /// What the cuts apply to.
+    score: OpenSetScore,
 }
 
 impl Tagger {
@@ -241,7 +259,19 @@ impl Tagger {
             text,
             temperature,
             cuts: Default::default(),
+            score: OpenSetScore::default(),
         })
+    }
+
+    /// Sets what the open-set cuts apply to (a bundle's `open_set.score`).
+    pub fn with_score(mut self, score: OpenSetScore) -> Self {
+        self.score = score;
+        self
+    }
+
+    /// What the open-set cuts apply to.
+    pub fn score_kind(&self) -> OpenSetScore {
+        self.score
     }
 
     /// Sets the open-set cuts: per modality, the lowest similarity at which a label counts as
@@ -284,17 +314,24 @@ impl Tagger {
         min_probability: f32,
     ) -> Vec<Tag> {
         let cut = self.cut(modality);
+        let mean =
+            scores.similarities.iter().sum::<f32>() / scores.similarities.len().max(1) as f32;
         let mut order: Vec<usize> = (0..self.labels.len()).collect();
         order.sort_by(|&a, &b| scores.probabilities[b].total_cmp(&scores.probabilities[a]));
         order
             .into_iter()
             .filter(|&l| scores.probabilities[l] >= min_probability)
             .take(top_k)
-            .map(|l| Tag {
-                label: self.labels[l].name.clone(),
-                score: scores.probabilities[l],
-                similarity: scores.similarities[l],
-                present: cut.is_none_or(|c| scores.similarities[l] >= c),
+            .map(|l| {
+                let mut tag = Tag {
+                    label: self.labels[l].name.clone(),
+                    score: scores.probabilities[l],
+                    similarity: scores.similarities[l],
+                    contrast: scores.similarities[l] - mean,
+                    present: true,
+                };
+                tag.present = cut.is_none_or(|c| tag.open_score(self.score) >= c);
+                tag
             })
             .collect()
     }
@@ -438,6 +475,32 @@ mod tests {
         // Modalities without a cut never abstain.
         assert!(t.top(&weak, "video", 1, 0.0)[0].present);
         assert_eq!(t.cut("audio"), Some(0.5));
+    }
+
+    #[test]
+    fn a_contrast_cut_rejects_what_resembles_every_label_alike() {
+        let cuts = std::collections::BTreeMap::from([("audio".to_string(), 0.3f32)]);
+        // Close to all three labels (cosine about 0.6 each, a hair more to x): a high cosine,
+        // no contrast. Close to x alone: both high.
+        let alike = unit(&[1.02, 0.92, 1.0]);
+        let clear = unit(&[0.9, 0.1, 0.1]);
+        let cosine = tagger().with_cuts(cuts.clone());
+        let contrast = tagger().with_cuts(cuts).with_score(OpenSetScore::Contrast);
+        assert_eq!(contrast.score_kind(), OpenSetScore::Contrast);
+        let top = |t: &Tagger, z: &[f32]| t.top(&t.scores(z).unwrap(), "audio", 1, 0.0)[0].clone();
+        let a = top(&cosine, &alike);
+        assert_eq!(a.label, "x");
+        assert!(a.present && a.similarity > 0.5, "{a:?}");
+        // Contrast: the similarity minus the mean over the three labels.
+        let s = cosine.scores(&alike).unwrap().similarities;
+        let mean = s.iter().sum::<f32>() / 3.0;
+        assert!(
+            (a.contrast - (s[0] - mean)).abs() < 1e-6 && a.contrast < 0.01,
+            "{a:?}"
+        );
+        assert!(!top(&contrast, &alike).present);
+        let c = top(&contrast, &clear);
+        assert!(c.present && c.contrast > 0.3, "{c:?}");
     }
 
     #[test]

@@ -49,6 +49,7 @@ fn product_path_rows_and_a_calibrated_bundle_that_abstains() {
             per_row: 10,
             negatives_per_kind: 4,
             target: 0.25,
+            score: mmv_runtime::open_set::OpenSetScore::Contrast,
             seed: 0,
             command: "test".into(),
         },
@@ -74,6 +75,16 @@ fn product_path_rows_and_a_calibrated_bundle_that_abstains() {
         "{:?}",
         cal.gates
     );
+    // Still framing: both choices measured on the validation stills, the better one kept.
+    assert_eq!(cal.framings.len(), 2, "{:?}", cal.framings);
+    let best = cal.framings.iter().map(|f| f.1).fold(f64::MIN, f64::max);
+    assert!(
+        cal.framings
+            .iter()
+            .any(|(f, acc)| *f == cal.still_framing && *acc == best),
+        "{:?}",
+        cal.framings
+    );
     store(&bundle, &cal).unwrap();
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap())
@@ -86,8 +97,13 @@ fn product_path_rows_and_a_calibrated_bundle_that_abstains() {
         manifest["audio"]["noise_gate"].as_f64().unwrap() as f32,
         cal.noise_gate
     );
+    assert_eq!(
+        manifest["video"].get("still_framing").is_some(),
+        cal.still_framing.is_some()
+    );
     let cal = cal.open_set;
     cal.validate().unwrap();
+    assert_eq!(manifest["open_set"]["score"], "contrast");
     for m in ["audio", "image", "video", "fused"] {
         assert!(cal.threshold(m).is_some(), "no cut for {m}: {cal:?}");
     }

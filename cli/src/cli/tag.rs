@@ -24,11 +24,14 @@ pub struct TagArgs {
     /// Labels shown per clip and modality.
     #[arg(long, default_value_t = 3)]
     top_k: usize,
-    /// Open-set cut: the lowest cosine similarity (from -1 to 1) between an input's embedding
-    /// and a label's for the label to count as present; below it the answer is "none".
-    /// Default: the bundle's calibrated cut per modality (its manifest's `open_set`, written by
-    /// `mmv-train calibrate-tags`); a bundle without one always names its best label.
-    #[arg(long, value_name = "COSINE", allow_negative_numbers = true)]
+    /// Open-set cut: the lowest score (from -1 to 1) for a label to count as present; below it
+    /// the answer is "none". The score is the one the bundle was calibrated on (`mmv info`,
+    /// its manifest's `open_set.score`): the label's contrast (its cosine similarity with the
+    /// input minus the mean cosine over all labels: how far it stands out) or, for bundles
+    /// calibrated on it and uncalibrated ones, the cosine similarity itself. Default: the
+    /// bundle's calibrated cut per modality (written by `mmv-train calibrate-tags`); a bundle
+    /// without one always names its best label.
+    #[arg(long, value_name = "SCORE", allow_negative_numbers = true)]
     threshold: Option<f32>,
     /// Lowest softmax probability over the labels for a tag to be listed (0 to 1). The softmax
     /// always sums to one over the labels, so it ranks labels but cannot say "none".
@@ -53,7 +56,7 @@ pub fn run(args: TagArgs) -> Result<ExitCode> {
     if let Some(t) = args.threshold
         && !(t.is_finite() && (-1.0..=1.0).contains(&t))
     {
-        bail!("--threshold is a cosine similarity between -1 and 1, got {t}");
+        bail!("--threshold is a cosine similarity or contrast between -1 and 1, got {t}");
     }
     let labels = match &args.labels {
         Some(p) => LabelSet::load(p)?,

@@ -87,6 +87,7 @@ mod tests {
             label: "seven".into(),
             score: 0.5,
             similarity: 0.3,
+            contrast: 0.0,
             present: true,
         }];
         let rec = TagRecord {

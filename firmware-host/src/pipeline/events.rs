@@ -390,6 +390,7 @@ mod tests {
                     label: c.to_string(),
                     score: 0.5,
                     similarity: 0.4 + i as f32 / 100.0,
+                    contrast: 0.0,
                     present: true,
                 })
                 .collect();
@@ -522,6 +523,7 @@ mod tests {
             label: "a".into(),
             score: 0.9,
             similarity: 0.1,
+            contrast: 0.0,
             present: false,
         }];
         for i in 0..10 {
@@ -550,6 +552,7 @@ mod tests {
             label: "a".into(),
             score: 1.0,
             similarity: 1.0,
+            contrast: 0.0,
             present: true,
         }];
         let w = |t: f64| Window {

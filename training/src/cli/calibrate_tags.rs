@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use mmv_runtime::open_set::OpenSetScore;
 use mmv_training::data::resolve_data_dir;
 use mmv_training::eval::product::calibrate::{self, CalibrateOptions};
 
@@ -28,11 +29,22 @@ pub struct CalibrateTagsArgs {
     /// 2 % that the evaluation allows, as a margin for the evaluation set's other inputs.
     #[arg(long, default_value_t = 0.01)]
     target: f32,
+    /// What the cuts apply to: `contrast`, the best label's cosine minus the mean cosine over
+    /// the labels (how far it stands out: letters and non-digit words resemble every digit a
+    /// little), or `cosine`, the best label's cosine similarity.
+    #[arg(long, value_enum, default_value_t = Score::Contrast)]
+    score: Score,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Print the calibration without writing it into the manifest.
     #[arg(long)]
     dry_run: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Score {
+    Contrast,
+    Cosine,
 }
 
 pub fn run(args: CalibrateTagsArgs) -> anyhow::Result<()> {
@@ -50,13 +62,21 @@ pub fn run(args: CalibrateTagsArgs) -> anyhow::Result<()> {
         per_row: args.per_row,
         negatives_per_kind: args.negatives_per_kind,
         target: args.target,
+        score: match args.score {
+            Score::Contrast => OpenSetScore::Contrast,
+            Score::Cosine => OpenSetScore::Cosine,
+        },
         seed: args.seed,
         command: format!(
-            "mmv-train calibrate-tags --bundle {} --per-row {} --negatives-per-kind {} --target {}",
+            "mmv-train calibrate-tags --bundle {} --per-row {} --negatives-per-kind {} --target {} --score {}",
             args.bundle.display(),
             args.per_row,
             args.negatives_per_kind,
-            args.target
+            args.target,
+            match args.score {
+                Score::Contrast => "contrast",
+                Score::Cosine => "cosine",
+            }
         ),
     };
     let calibration = calibrate::calibrate(&options, |what| bar.set_message(what.to_string()))?;

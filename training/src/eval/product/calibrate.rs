@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use mmv_runtime::bundle::manifest::{MANIFEST_FILE, Precision};
 use mmv_runtime::frames::StillFraming;
-use mmv_runtime::open_set::{ModalityCalibration, OpenSet, choose_threshold, share_at_or_above};
+use mmv_runtime::open_set::{
+    ModalityCalibration, OpenSet, OpenSetScore, choose_threshold, share_at_or_above,
+};
 
 use super::rows::{self, Placement, spread};
 use super::{Product, ProductError, Purpose, Row};
@@ -28,6 +30,8 @@ pub struct CalibrateOptions {
     pub negatives_per_kind: usize,
     /// The most each negative kind may be tagged on the calibration data.
     pub target: f32,
+    /// What the cuts apply to: the best label's cosine or its contrast.
+    pub score: OpenSetScore,
     pub seed: u64,
     /// The command line, recorded in the manifest.
     pub command: String,
@@ -73,6 +77,8 @@ pub fn calibrate(
 ) -> Result<Calibration, ProductError> {
     progress("opening the bundle");
     let mut product = Product::open(&options.bundle, Precision::Fp32)?;
+    // Every answer below carries the score the cuts will apply to.
+    product.tagger = product.tagger.clone().with_score(options.score);
     let data = rows::load_data(&product, &options.data_dir)?;
     let work = super::tempfile_dir()?;
     let result = (|| {
@@ -255,8 +261,9 @@ pub fn calibrate(
             .join(", ");
         let open_set = OpenSet {
             thresholds,
+            score: options.score,
             method: format!(
-                "per-modality cut on the best label's cosine similarity: the lowest at which each \
+                "per-modality cut on the best label's {}: the lowest at which each \
                  kind of label-free negative is tagged at most {:.1} % of the time, measured through \
                  the runtime on files (training FSDD takes, MNIST probe-validation images 7200..8000 \
                  as stills and clips, and {} negatives per kind: noises, tones, espeak-ng words, \
@@ -267,6 +274,11 @@ pub fn calibrate(
                  (audio.noise_gate), the best mean top-1 of those takes as they are and in a \
                  recording with a faint noise floor ({gates_text}); stills {}, the better mean \
                  top-1 of the validation stills in every style ({framing_text})",
+                match options.score {
+                    OpenSetScore::Cosine => "cosine similarity",
+                    OpenSetScore::Contrast =>
+                        "contrast (its cosine similarity minus the mean over the labels)",
+                },
                 100.0 * options.target,
                 options.negatives_per_kind,
                 if still_framing.is_some() {

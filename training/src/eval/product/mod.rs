@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use mmv_runtime::bundle::manifest::Precision;
 use mmv_runtime::bundle::{Bundle, BundleOptions};
 use mmv_runtime::ingest::OpenOptions;
+use mmv_runtime::open_set::OpenSetScore;
 use mmv_runtime::pipeline::{FileSummary, Pipeline, PipelineError};
 use mmv_runtime::tag::{LabelSet, Tagger};
 use serde::Serialize;
@@ -125,6 +126,8 @@ impl Sections {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Answer {
     pub label: usize,
+    /// The open-set score its cut applies to: the best label's cosine similarity, or its
+    /// contrast (`mmv_runtime::open_set::OpenSetScore`).
     pub similarity: f32,
 }
 
@@ -191,7 +194,7 @@ impl Product {
                 m,
                 Answer {
                     label,
-                    similarity: tag.similarity,
+                    similarity: tag.open_score(self.tagger.score_kind()),
                 },
             );
         }
@@ -207,16 +210,22 @@ impl Product {
             .scores(z)
             .map_err(PipelineError::from)?
             .similarities;
-        Ok(best_of(&sims))
+        Ok(best_of(&sims, self.tagger.score_kind()))
     }
 }
 
-fn best_of(sims: &[f32]) -> Answer {
+/// The best label by similarity, with the open-set score of kind `score` (as `Tagger::top`).
+fn best_of(sims: &[f32], score: OpenSetScore) -> Answer {
     let (label, &similarity) = sims
         .iter()
         .enumerate()
         .max_by(|a, b| a.1.total_cmp(b.1))
         .expect("a label set is never empty");
+    let mean = sims.iter().sum::<f32>() / sims.len() as f32;
+    let similarity = match score {
+        OpenSetScore::Cosine => similarity,
+        OpenSetScore::Contrast => similarity - mean,
+    };
     Answer { label, similarity }
 }
 
@@ -349,6 +358,8 @@ pub fn run(
         let cuts: mmv_runtime::open_set::OpenSet =
             serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
         cuts.validate().map_err(fail)?;
+        // The tagger scores with the file's kind of score, as a bundle carrying it would.
+        product.tagger = product.tagger.clone().with_score(cuts.score);
         product.pipeline.bundle.manifest.open_set = Some(cuts);
     }
     let tmp;
