@@ -327,6 +327,8 @@ pub struct ProductEval {
     pub precision: String,
     /// The cuts used (the bundle's calibration), per modality.
     pub cuts: BTreeMap<String, f32>,
+    /// What the cuts apply to.
+    pub cut_score: OpenSetScore,
     pub rows: Vec<Row>,
     pub search: Vec<SearchRow>,
     pub negatives: Vec<NegativeRow>,
@@ -382,6 +384,7 @@ pub fn run(
         version: product.pipeline.bundle.manifest.version.clone(),
         precision: options.precision.name().into(),
         cuts,
+        cut_score: product.tagger.score_kind(),
         rows: Vec::new(),
         search: Vec::new(),
         negatives: Vec::new(),

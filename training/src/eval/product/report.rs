@@ -2,6 +2,7 @@
 //! quotes), `eval-product.json` (every figure) and `open-set.png` (in-domain answers kept
 //! against negatives tagged as the cut moves, the bundle's cut marked).
 
+use mmv_runtime::open_set::OpenSetScore;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -41,7 +42,13 @@ pub fn markdown(evals: &[ProductEval], command: &str) -> String {
             .iter()
             .map(|(m, c)| format!("{m} {c:.3}"))
             .collect();
-        let _ = writeln!(s, "Cuts (best-label cosine): {}.\n", cuts.join(", "));
+        let score = match first.cut_score {
+            OpenSetScore::Cosine => "best-label cosine",
+            OpenSetScore::Contrast => {
+                "best-label contrast: its cosine minus the mean cosine over the labels"
+            }
+        };
+        let _ = writeln!(s, "Cuts ({score}): {}.\n", cuts.join(", "));
     }
     let _ = writeln!(s, "| group | input | n | {} |", precisions.join(" | "));
     let _ = writeln!(
