@@ -108,6 +108,38 @@ fn bundle_info(args: &InfoArgs) -> Result<ExitCode> {
         "text         {} words max, vocabulary of {}",
         m.text.tokenizer.max_words, m.text.vocab_size
     );
+    if let Some(f) = &m.video.still_framing {
+        println!(
+            "stills       framed: the object centred at {}x its box{}",
+            f.box_scale,
+            if f.bright_on_dark {
+                ", ink made bright on dark"
+            } else {
+                ""
+            }
+        );
+    }
+    if m.audio.noise_floor > 0.0 || m.audio.noise_gate > 0.0 {
+        println!(
+            "audio front  noise floor sd {}, noise gate {}",
+            m.audio.noise_floor, m.audio.noise_gate
+        );
+    }
+    match &m.open_set {
+        Some(o) => {
+            let cuts: Vec<String> = o
+                .thresholds
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.3}"))
+                .collect();
+            println!(
+                "open set     cuts on the {:?} score: {}",
+                o.score,
+                cuts.join(", ")
+            );
+        }
+        None => println!("open set     not calibrated: tags always name the best label"),
+    }
     println!("temperature  {}", m.temperature);
     if !m.provenance.exporter.is_empty() {
         println!(
