@@ -516,12 +516,17 @@ impl Pipeline {
     /// Whether a search hit's score lies below the bundle's open-set cut for the hit's
     /// modality. Only a text query's score is the cosine that tagging compares with the cut, so
     /// other queries, and bundles without cuts, give None. A hit below the cut would carry no
-    /// label at all: it is marked, not hidden (`mmv search`, the web page).
+    /// label at all: it is marked, not hidden (`mmv search`, the web page). Cuts on the
+    /// contrast (a label's cosine minus the mean over a label set) have no counterpart for a
+    /// free-text query, so they mark nothing either.
     pub fn below_cut(&self, query: &Query, modality: Modality, score: f32) -> Option<bool> {
         if !query.text {
             return None;
         }
         let open_set = self.bundle.manifest.open_set.as_ref()?;
+        if open_set.score != crate::open_set::OpenSetScore::Cosine {
+            return None;
+        }
         open_set.threshold(modality.name()).map(|cut| score < cut)
     }
 }

@@ -267,3 +267,43 @@ fn a_truncated_tail_keeps_the_committed_clips_pending_and_reports_the_error() {
         .unwrap();
     assert!(index.search(&p.model_key(), &q, 5, &[]).unwrap().is_empty());
 }
+
+/// Text hits are marked against a cosine cut; a contrast cut (relative to a label set) has no
+/// counterpart for a free-text query and marks nothing; image and sound queries never mark.
+#[test]
+fn search_hits_are_marked_only_against_cosine_cuts() {
+    use mmv_runtime::index::Query;
+    use mmv_runtime::open_set::{OpenSet, OpenSetScore};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = pipeline(tmp.path());
+    let text = Query {
+        va: None,
+        vat: Some(vec![1.0]),
+        text: true,
+    };
+    let image = Query {
+        text: false,
+        ..text.clone()
+    };
+    assert_eq!(
+        p.below_cut(&text, Modality::Video, 0.1),
+        None,
+        "no calibration"
+    );
+    let mut open_set = OpenSet {
+        thresholds: [("video".to_string(), 0.3)].into_iter().collect(),
+        score: OpenSetScore::Cosine,
+        method: "test".into(),
+        labels: "avdigits".into(),
+        target_negative_rate: 0.01,
+        made_by: "test".into(),
+        calibration: Default::default(),
+    };
+    p.bundle.manifest.open_set = Some(open_set.clone());
+    assert_eq!(p.below_cut(&text, Modality::Video, 0.1), Some(true));
+    assert_eq!(p.below_cut(&text, Modality::Video, 0.5), Some(false));
+    assert_eq!(p.below_cut(&image, Modality::Video, 0.1), None);
+    open_set.score = OpenSetScore::Contrast;
+    p.bundle.manifest.open_set = Some(open_set);
+    assert_eq!(p.below_cut(&text, Modality::Video, 0.1), None);
+}
