@@ -1,6 +1,6 @@
-//! `mmv-train calibrate-tags`: chooses a bundle's audio noise floor and its open-set cuts (when
-//! tagging answers "none") on training / validation data and label-free negatives, and stores
-//! them in its manifest.
+//! `mmv-train calibrate-tags`: chooses a bundle's audio noise floor and gate, its still framing
+//! and its open-set cuts (when tagging answers "none") on training / validation data and
+//! label-free negatives, and stores them in its manifest.
 
 use std::path::PathBuf;
 
@@ -12,8 +12,8 @@ use mmv_training::eval::product::calibrate::{self, CalibrateOptions};
 
 #[derive(Args)]
 pub struct CalibrateTagsArgs {
-    /// The bundle folder; its manifest.json gains an `open_set` section, `audio.noise_floor` and
-    /// `audio.noise_gate`.
+    /// The bundle folder; its manifest.json gains an `open_set` section, `audio.noise_floor`,
+    /// `audio.noise_gate` and (when it helps) `video.still_framing`.
     #[arg(long)]
     bundle: PathBuf,
     /// The shared data folder; $MMV_DATA when absent.

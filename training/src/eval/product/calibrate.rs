@@ -1,12 +1,15 @@
-//! `mmv-train calibrate-tags`: chooses a bundle's open-set cuts and stores them in its manifest
-//! (`open_set`, see `mmv_runtime::open_set`).
+//! `mmv-train calibrate-tags`: chooses a bundle's front-end settings and open-set cuts on
+//! training and validation data and stores them in its manifest: the audio noise floor and
+//! gate, the still framing (`video.still_framing`, kept when it answers the validation stills
+//! better), and the open-set cuts (`open_set`, see `mmv_runtime::open_set`).
 //!
-//! Per modality, the cut on the best label's cosine similarity is the lowest at which every
-//! kind of label-free negative (the calibration set of [`super::negatives`]) is tagged at most
-//! `target` of the time. Only training and validation data are read: FSDD takes that
-//! self-supervised training used (no test take of either protocol), MNIST's probe-validation
-//! images (7200..8000, inside the train split), and negatives made here. Never a test split.
-//! The fused (audio + video) cut is the mean of the two, as the fused score is their mean.
+//! Per modality, the cut on the best label's score (its cosine similarity, or its contrast:
+//! the cosine minus the mean over the labels) is the lowest at which every kind of label-free
+//! negative (the calibration set of [`super::negatives`]) is tagged at most `target` of the
+//! time. Only training and validation data are read: FSDD takes that self-supervised training
+//! used (no test take of either protocol), MNIST's probe-validation images (7200..8000, inside
+//! the train split), and negatives made here. Never a test split. The fused (audio + video)
+//! cut is the mean of the two, as the fused score is their mean.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
