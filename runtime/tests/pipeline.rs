@@ -307,3 +307,31 @@ fn search_hits_are_marked_only_against_cosine_cuts() {
     p.bundle.manifest.open_set = Some(open_set);
     assert_eq!(p.below_cut(&text, Modality::Video, 0.1), None);
 }
+
+/// A file's answer comes from the window where the best label stands out most (contrast), not
+/// from the window with the highest cosine: a window that resembles every label a little loses
+/// to one that names a single label clearly.
+#[test]
+fn a_files_answer_is_the_window_whose_label_stands_out_most() {
+    use mmv_runtime::pipeline::{ClipTags, FileSummary};
+    use mmv_runtime::tag::Tag;
+    let tag = |label: &str, similarity: f32, contrast: f32| Tag {
+        label: label.into(),
+        score: 0.5,
+        similarity,
+        contrast,
+        present: true,
+    };
+    let window = |t: Tag| ClipTags {
+        video: None,
+        audio: Some(vec![t]),
+        image: None,
+        fused: None,
+    };
+    let mut summary = FileSummary::default();
+    summary.add(&window(tag("one", 0.50, 0.05)));
+    summary.add(&window(tag("seven", 0.45, 0.30)));
+    summary.add(&window(tag("two", 0.55, 0.10)));
+    assert_eq!(summary.answer("audio").unwrap().label, "seven");
+    assert!(summary.answer("video").is_none());
+}

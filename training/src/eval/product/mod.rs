@@ -2,7 +2,8 @@
 //! files a user would hand to `mmv tag` and `mmv search` (WAV, PNG, JPEG, Y4M, MJPEG), read and
 //! embedded by the runtime's public path ([`Pipeline`], the code behind `mmv tag`, `mmv index`,
 //! `mmv search` and the daemon), and scored the way the product decides: a file's answer per
-//! modality is the label of its most similar window (max over windows), and a calibrated bundle
+//! modality is the label of the window where it stands out most (max over windows of the best
+//! label's contrast, [`FileSummary`]), and a calibrated bundle
 //! answers "none" below its cut. Never training-side tensors.
 //!
 //! [`run`] measures one precision of one bundle: in-domain rows (audio, stills, clips, search)
@@ -122,7 +123,7 @@ impl Sections {
     }
 }
 
-/// A file's answer in one modality: the best label of its most similar window.
+/// A file's answer in one modality: the best label of the window where it stands out most.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Answer {
     pub label: usize,

@@ -27,7 +27,8 @@ pub fn markdown(evals: &[ProductEval], command: &str) -> String {
         s,
         "# Product-path evaluation: {} {}\n\nWritten by `{command}`. Every input is a plain file \
          read by the runtime (`Pipeline`, as `mmv tag` / `mmv search`); a file's answer is the best \
-         label of its most similar window. Cells: top-1 right over the ten digit words (closed set), \
+         label of the window where it stands out most (the highest contrast: cosine minus the \
+         mean over the labels). Cells: top-1 right over the ten digit words (closed set), \
          then, with the bundle's open-set cut, right / wrong / abstained.\n",
         first.bundle, first.version
     );
