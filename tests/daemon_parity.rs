@@ -173,14 +173,14 @@ fn mmv_tag(pipeline: &Pipeline, labels: &LabelSet, files: &[&Path]) -> Vec<Tagge
     out
 }
 
-/// The daemon's tag lines of clips and audio windows (image lines are the daemon's alone).
-fn tag_lines(path: &Path) -> Vec<Tagged> {
+/// The daemon's tag lines: of its single-frame (image) path when `images`, else of clips and
+/// audio windows.
+fn tag_lines(path: &Path, images: bool) -> Vec<Tagged> {
     let text = std::fs::read_to_string(path).expect("tag lines");
     text.lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
-        // Event records share the stream (they have an "event" key); image tags are the
-        // daemon's own.
-        .filter(|v| v.get("event").is_none() && v["modality"] != "image")
+        // Event records share the stream (they have an "event" key).
+        .filter(|v| v.get("event").is_none() && (v["modality"] == "image") == images)
         .map(|v| Tagged {
             modality: v["modality"].as_str().expect("modality").into(),
             start_s: v["start_s"].as_f64().expect("start"),
@@ -298,7 +298,7 @@ outputs = {{ tags = "tags.jsonl", framebuffer = "off" }}
     let config = mmv_host::config::Config::load(&config_path).expect("config");
     let stats = mmv_host::daemon::run(&config, Arc::new(AtomicBool::new(false))).expect("daemon");
     assert_eq!(stats.silent_windows, 1, "{stats:?}");
-    let mut got = tag_lines(&dir.join("tags.jsonl"));
+    let mut got = tag_lines(&dir.join("tags.jsonl"), false);
 
     // The inputs exercise the sampling, tail and silence rules.
     let spans = |rows: &[Tagged], m: &str| -> Vec<(f64, f64)> {
@@ -444,7 +444,7 @@ outputs = {{ tags = "tags.jsonl", framebuffer = "off" }}
     let config = mmv_host::config::Config::load(&config_path).expect("config");
     let stats = mmv_host::daemon::run(&config, Arc::new(AtomicBool::new(false))).expect("daemon");
     assert_eq!(stats.clips, 3, "{stats:?}");
-    let got = tag_lines(&dir.join("tags.jsonl"));
+    let got = tag_lines(&dir.join("tags.jsonl"), false);
     let rows = index_rows(&dir.join("daemon.sqlite"));
     assert_eq!(got.len(), want.len(), "daemon {got:?}");
     assert_eq!(rows.len(), want.len(), "{rows:?}");
@@ -545,25 +545,9 @@ outputs = {{ tags = "tags.jsonl", framebuffer = "off" }}
     std::fs::write(&config_path, config).expect("config");
     let config = mmv_host::config::Config::load(&config_path).expect("config");
     mmv_host::daemon::run(&config, Arc::new(AtomicBool::new(false))).expect("daemon");
-    let text = std::fs::read_to_string(dir.join("tags.jsonl")).expect("tag lines");
-    let images: Vec<Vec<(String, f32)>> = text
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
-        .filter(|v| v.get("event").is_none() && v["modality"] == "image")
-        .map(|v| {
-            v["tags"]
-                .as_array()
-                .expect("tags")
-                .iter()
-                .map(|t| {
-                    let label = t["label"].as_str().expect("label").to_string();
-                    (label, t["score"].as_f64().expect("score") as f32)
-                })
-                .collect()
-        })
-        .collect();
-    assert_eq!(images.len(), 3, "{text}");
-    for got in &images {
+    let images = tag_lines(&dir.join("tags.jsonl"), true);
+    assert_eq!(images.len(), 3, "{images:?}");
+    for Tagged { tags: got, .. } in &images {
         assert_eq!(got.len(), want.len());
         for ((lg, g), (lw, w)) in got.iter().zip(&want) {
             assert_eq!(lg, lw, "daemon {got:?}\nmmv tag {want:?}");

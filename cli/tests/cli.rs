@@ -90,6 +90,39 @@ fn info_tag_index_search_and_errors() {
         .unwrap();
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && err.contains("cosine"), "{err}");
+    // A calibration file beside the bundle: its contrast cut (above any real contrast) makes
+    // every answer "none"; a file that is not one is a clear error naming it.
+    let set = d.join("open-set.json");
+    std::fs::write(
+        &set,
+        r#"{"thresholds": {"video": 1.9}, "score": "contrast", "method": "test",
+            "labels": "avdigits", "target_negative_rate": 0.01, "made_by": "test"}"#,
+    )
+    .unwrap();
+    let none = json(
+        mmv()
+            .args(["tag", "--bundle", b, "--json", "--open-set"])
+            .arg(&set)
+            .arg(d.join("a.y4m"))
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        none["files"][0]["answers"]["video"]["label"].is_null(),
+        "{none}"
+    );
+    std::fs::write(&set, r#"{"thresholds": {"smell": 0.3}}"#).unwrap();
+    let bad = mmv()
+        .args(["tag", "--bundle", b, "--open-set"])
+        .arg(&set)
+        .arg(d.join("a.y4m"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("open-set.json") && !err.contains("panicked"),
+        "{err}"
+    );
 
     let labels = d.join("labels.txt");
     std::fs::write(&labels, "# two labels\nseven | the number seven\nbright\n").unwrap();

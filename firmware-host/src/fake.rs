@@ -62,7 +62,6 @@ impl FakeEmbedder {
                 has_image: true,
                 has_clip: true,
                 has_audio: true,
-                frames_stills: false,
             },
         )
     }

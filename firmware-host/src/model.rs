@@ -46,9 +46,6 @@ pub struct ModelSpec {
     pub has_image: bool,
     pub has_clip: bool,
     pub has_audio: bool,
-    /// Whether the image path frames a frame first (`Embedder::preprocess_still`), so that it
-    /// cannot reuse the clip path's preprocessing.
-    pub frames_stills: bool,
 }
 
 /// The MMV encoders with their front ends. `&mut self` so that an implementation may keep
@@ -59,11 +56,11 @@ pub trait Embedder {
     /// One frame, in the format its source delivered, through the frame front end: [C, H, W]
     /// (a grey model reads the Y plane of a YUV frame; no RGB frame is made).
     fn preprocess(&mut self, frame: &Picture) -> Result<Vec<f32>, Self::Error>;
-    /// A frame for the single-frame (image) path: by default the clip path's preprocessing
-    /// (`preprocess`), so one preprocessing serves both; bundles that frame stills
-    /// (`ModelSpec::frames_stills`) frame it first, as `mmv tag` does an image.
-    fn preprocess_still(&mut self, frame: &Picture) -> Result<Vec<f32>, Self::Error> {
-        self.preprocess(frame)
+    /// A frame for the single-frame (image) path when it differs from `preprocess`'s (bundles
+    /// that frame stills frame it first, as `mmv tag` does an image); None (the default): the
+    /// clip path's preprocessing serves both.
+    fn preprocess_still(&mut self, _frame: &Picture) -> Result<Option<Vec<f32>>, Self::Error> {
+        Ok(None)
     }
     /// One preprocessed frame through the deflated image network.
     fn embed_image(&mut self, chw: &[f32]) -> Result<Embedding, Self::Error>;
@@ -93,7 +90,6 @@ impl BundleEmbedder {
             has_image: kinds.contains(&EncoderKind::Image),
             has_clip: kinds.contains(&EncoderKind::Clip),
             has_audio: kinds.contains(&EncoderKind::Audio),
-            frames_stills: pipeline.bundle.manifest.video.still_framing.is_some(),
         };
         Ok(Self { pipeline, spec })
     }
@@ -107,8 +103,11 @@ impl Embedder for BundleEmbedder {
     fn preprocess(&mut self, frame: &Picture) -> Result<Vec<f32>, PipelineError> {
         self.pipeline.preprocess(frame)
     }
-    fn preprocess_still(&mut self, frame: &Picture) -> Result<Vec<f32>, PipelineError> {
-        self.pipeline.preprocess_still(frame)
+    fn preprocess_still(&mut self, frame: &Picture) -> Result<Option<Vec<f32>>, PipelineError> {
+        if self.pipeline.bundle.manifest.video.still_framing.is_none() {
+            return Ok(None);
+        }
+        self.pipeline.preprocess_still(frame).map(Some)
     }
     fn embed_image(&mut self, chw: &[f32]) -> Result<Embedding, PipelineError> {
         Ok(self.pipeline.bundle.embed_image(chw)?)

@@ -67,6 +67,14 @@ impl OpenSet {
         self.thresholds.get(modality).copied()
     }
 
+    /// A calibration from its JSON (a manifest's `open_set`, or the file `calibrate-tags`'s
+    /// output is kept in beside a bundle), checked.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let set: Self = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        set.validate()?;
+        Ok(set)
+    }
+
     /// Checks the values a reader relies on.
     pub fn validate(&self) -> Result<(), String> {
         for (m, t) in &self.thresholds {

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::audio::{AudioError, resample};
 use crate::bundle::manifest::EncoderKind;
 use crate::bundle::{Bundle, BundleError, Embedding};
-use crate::frames::{FrameError, Picture, preprocess_picture, thumbnail_jpeg};
+use crate::frames::{FrameError, Picture, preprocess_picture};
 use crate::index::{Modality, ModelKey, Query};
 use crate::ingest::{self, Clip, ClipGeometry, Clips, IngestError, Media, OpenOptions};
 use crate::tag::{LabelSet, MAX_TEXT_BYTES, Tag, TagError, Tagger};
@@ -428,12 +428,12 @@ impl Pipeline {
 
     /// The stored thumbnail of a frame: the only place a clip's frame is made RGB.
     fn thumbnail(&self, frame: &Picture) -> Result<Vec<u8>, PipelineError> {
-        let error = |source| PipelineError::Frame {
-            what: "thumbnail".into(),
-            source,
-        };
-        let rgb = frame.to_rgb().map_err(error)?;
-        thumbnail_jpeg(&rgb.data, rgb.width, rgb.height, THUMBNAIL_SIDE).map_err(error)
+        frame
+            .thumbnail_jpeg(THUMBNAIL_SIDE)
+            .map_err(|source| PipelineError::Frame {
+                what: "thumbnail".into(),
+                source,
+            })
     }
 }
 

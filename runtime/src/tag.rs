@@ -274,7 +274,7 @@ impl Tagger {
         self.score
     }
 
-    /// Sets the open-set cuts: per modality, the lowest similarity at which a label counts as
+    /// Sets the open-set cuts: per modality, the lowest open-set score (`with_score`) at which a label counts as
     /// present (a bundle's calibrated `open_set.thresholds`, or one value for all from the user).
     pub fn with_cuts(mut self, cuts: std::collections::BTreeMap<String, f32>) -> Self {
         self.cuts = cuts;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use mmv_runtime::open_set::OpenSet;
 use mmv_runtime::pipeline::FileSummary;
 use mmv_runtime::tag::LabelSet;
 use serde_json::json;
@@ -33,6 +34,11 @@ pub struct TagArgs {
     /// without one always names its best label.
     #[arg(long, value_name = "SCORE", allow_negative_numbers = true)]
     threshold: Option<f32>,
+    /// An open-set calibration to tag with instead of the bundle's: its per-modality cuts and
+    /// kind of score (e.g. `models/avdigits-fac-tsm-robust/open-set-calibration.json`, shipped
+    /// beside a bundle whose default is to always answer). `--threshold` then replaces its cuts.
+    #[arg(long, value_name = "FILE")]
+    open_set: Option<PathBuf>,
     /// Lowest softmax probability over the labels for a tag to be listed (0 to 1). The softmax
     /// always sums to one over the labels, so it ranks labels but cannot say "none".
     #[arg(long, default_value_t = 0.0, value_name = "P")]
@@ -65,6 +71,13 @@ pub fn run(args: TagArgs) -> Result<ExitCode> {
     let pb = spinner("loading the model", args.json);
     let pipeline = args.model.open(None)?;
     let mut tagger = pipeline.tagger(&labels).context("embedding the labels")?;
+    if let Some(path) = &args.open_set {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the open-set calibration {}", path.display()))?;
+        let set = OpenSet::from_json(&text)
+            .map_err(|e| anyhow::anyhow!("{}: not an open-set calibration: {e}", path.display()))?;
+        tagger = tagger.with_cuts(set.thresholds).with_score(set.score);
+    }
     if let Some(t) = args.threshold {
         let cuts = mmv_runtime::open_set::MODALITIES
             .iter()

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use mmv_runtime::frames::{Picture, thumbnail_jpeg};
+use mmv_runtime::frames::Picture;
 use mmv_runtime::pipeline::THUMBNAIL_SIDE;
 use mmv_runtime::tag::{Tag, Tagger};
 
@@ -257,13 +257,10 @@ impl<E: Embedder, X: IndexSink> Pipeline<E, X> {
         if self.spec.has_image && every > 0 && (self.stats.frames - 1).is_multiple_of(every as u64)
         {
             self.stats.images += 1;
-            let still = if self.spec.frames_stills {
-                self.embedder
-                    .preprocess_still(&image)
-                    .map(Arc::<[f32]>::from)
-            } else {
-                Ok(chw.clone())
-            };
+            let still = self
+                .embedder
+                .preprocess_still(&image)
+                .map(|framed| framed.map_or_else(|| chw.clone(), Arc::<[f32]>::from));
             match still.and_then(|still| self.embedder.embed_image(&still)) {
                 Ok(e) => {
                     let pts = frame.pts.as_secs_f64();
@@ -594,8 +591,7 @@ impl<E: Embedder, X: IndexSink> Pipeline<E, X> {
 /// here, for the thumbnail only); None if it fails.
 fn thumbnail(image: &Picture) -> Option<Vec<u8>> {
     image
-        .to_rgb()
-        .and_then(|rgb| thumbnail_jpeg(&rgb.data, rgb.width, rgb.height, THUMBNAIL_SIDE))
+        .thumbnail_jpeg(THUMBNAIL_SIDE)
         .map_err(|e| tracing::warn!(error = %e, "thumbnail failed"))
         .ok()
 }

@@ -91,27 +91,24 @@ impl StillFraming {
             *out = v[v.len() / 2];
         }
         let bg_luma = luma(bg);
-        let diff = |x: usize, y: usize| (luma(px(x, y)) - bg_luma).abs();
-        let mut largest = 0;
-        for y in 0..h {
-            for x in 0..w {
-                largest = largest.max(diff(x, y));
-            }
-        }
+        // Each pixel's distance from the background, once.
+        let diffs: Vec<i32> = image
+            .data
+            .chunks_exact(3)
+            .map(|p| (luma([p[0], p[1], p[2]]) - bg_luma).abs())
+            .collect();
+        let largest = diffs.iter().copied().max().unwrap_or(0);
         if largest < i32::from(self.min_contrast) {
             return None;
         }
         let cut = ((self.ink_fraction * largest as f32).ceil() as i32).max(1);
         let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
-        for y in 0..h {
-            for x in 0..w {
-                if diff(x, y) >= cut {
-                    x0 = x0.min(x);
-                    x1 = x1.max(x);
-                    y0 = y0.min(y);
-                    y1 = y1.max(y);
-                }
-            }
+        for (i, _) in diffs.iter().enumerate().filter(|(_, d)| **d >= cut) {
+            let (x, y) = (i % w, i / w);
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y0 = y0.min(y);
+            y1 = y1.max(y);
         }
         let box_side = (x1 - x0 + 1).max(y1 - y0 + 1) as f32;
         // At least 8 pixels, at most what a sane picture needs (the frame front end resizes).

@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 
 use super::camera::{PixelFormat, check_raw, to_rgb8, to_rgb8_into};
-use super::codec::RgbFrame;
+use super::codec::{RgbFrame, thumbnail_jpeg};
 use super::resize::FramePreprocessor;
 use super::{FrameError, FrameSpec};
 
@@ -49,9 +49,6 @@ impl CameraFrame {
     }
     pub fn data(&self) -> &[u8] {
         &self.data
-    }
-    pub fn into_data(self) -> Vec<u8> {
-        self.data
     }
 }
 
@@ -133,6 +130,13 @@ impl Picture {
                 data: to_rgb8(c.format, &c.data, c.width, c.height)?,
             })),
         }
+    }
+
+    /// The index's thumbnail of the frame (a JPEG whose longer side is at most `side`): the
+    /// frame is made RGB for it, and only for it.
+    pub fn thumbnail_jpeg(&self, side: usize) -> Result<Vec<u8>, FrameError> {
+        let rgb = self.to_rgb()?;
+        thumbnail_jpeg(&rgb.data, rgb.width, rgb.height, side)
     }
 
     /// The frame's interleaved RGB8 bytes into a caller's buffer (cleared first), so a loop that

@@ -22,9 +22,8 @@ use std::path::{Path, PathBuf};
 use mmv_runtime::bundle::manifest::Precision;
 use mmv_runtime::bundle::{Bundle, BundleOptions};
 use mmv_runtime::ingest::OpenOptions;
-use mmv_runtime::open_set::OpenSetScore;
 use mmv_runtime::pipeline::{FileSummary, Pipeline, PipelineError};
-use mmv_runtime::tag::{LabelSet, Tagger};
+use mmv_runtime::tag::{LabelSet, Tag, Tagger};
 use serde::Serialize;
 
 use crate::data::DataError;
@@ -183,51 +182,33 @@ impl Product {
         while let Some(clip) = clips.next(0, false)? {
             summary.add(&self.pipeline.tag(&self.tagger, &clip, 1, 0.0)?);
         }
-        let mut best = FileAnswers::new();
-        for (m, tag) in &summary.best {
-            let label = self
-                .tagger
-                .labels
-                .iter()
-                .position(|l| l.name == tag.label)
-                .expect("a tag names one of the tagger's labels");
-            best.insert(
-                m,
-                Answer {
-                    label,
-                    similarity: tag.open_score(self.tagger.score_kind()),
-                },
-            );
-        }
-        Ok(best)
+        Ok(summary
+            .best
+            .iter()
+            .map(|(m, tag)| (*m, self.answer_of(tag)))
+            .collect())
     }
-}
 
-impl Product {
-    /// The best label of one embedding in the text space.
+    /// The best label of one embedding in the text space, as the tagger ranks it.
     pub fn best(&self, z: &[f32]) -> Result<Answer, ProductError> {
-        let sims = self
-            .tagger
-            .scores(z)
-            .map_err(PipelineError::from)?
-            .similarities;
-        Ok(best_of(&sims, self.tagger.score_kind()))
+        let scores = self.tagger.scores(z).map_err(PipelineError::from)?;
+        let tags = self.tagger.top(&scores, "", 1, 0.0);
+        Ok(self.answer_of(tags.first().expect("a label set is never empty")))
     }
-}
 
-/// The best label by similarity, with the open-set score of kind `score` (as `Tagger::top`).
-fn best_of(sims: &[f32], score: OpenSetScore) -> Answer {
-    let (label, &similarity) = sims
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .expect("a label set is never empty");
-    let mean = sims.iter().sum::<f32>() / sims.len() as f32;
-    let similarity = match score {
-        OpenSetScore::Cosine => similarity,
-        OpenSetScore::Contrast => similarity - mean,
-    };
-    Answer { label, similarity }
+    /// A tag as an answer: its label's index and the open-set score the tagger's cuts apply to.
+    fn answer_of(&self, tag: &Tag) -> Answer {
+        let label = self
+            .tagger
+            .labels
+            .iter()
+            .position(|l| l.name == tag.label)
+            .expect("a tag names one of the tagger's labels");
+        Answer {
+            label,
+            similarity: tag.open_score(self.tagger.score_kind()),
+        }
+    }
 }
 
 /// One in-domain row: files with a known digit, answered in one modality.
@@ -329,7 +310,7 @@ pub struct ProductEval {
     /// The cuts used (the bundle's calibration), per modality.
     pub cuts: BTreeMap<String, f32>,
     /// What the cuts apply to.
-    pub cut_score: OpenSetScore,
+    pub cut_score: mmv_runtime::open_set::OpenSetScore,
     pub rows: Vec<Row>,
     pub search: Vec<SearchRow>,
     pub negatives: Vec<NegativeRow>,
@@ -358,9 +339,7 @@ pub fn run(
             problem,
         };
         let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-        let cuts: mmv_runtime::open_set::OpenSet =
-            serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
-        cuts.validate().map_err(fail)?;
+        let cuts = mmv_runtime::open_set::OpenSet::from_json(&text).map_err(fail)?;
         // The tagger scores with the file's kind of score, as a bundle carrying it would.
         product.tagger = product.tagger.clone().with_score(cuts.score);
         product.pipeline.bundle.manifest.open_set = Some(cuts);
