@@ -161,6 +161,16 @@ impl Pipeline {
         self.bundle.kinds().contains(&kind)
     }
 
+    /// Seconds between the windows a file is tagged over (`mmv tag`'s default stride): half a
+    /// window, so that whatever one window's border cuts (a word, a digit on its way across)
+    /// lies whole, or nearly, inside the next. Side by side, a word split by a border was
+    /// answered right 79 % of the time against 92.5 % centred (2.3.0, `eval-product`); half a
+    /// window apart, 90 %. Indexing keeps windows side by side (one row per stretch of footage).
+    pub fn tag_stride_s(&self) -> f64 {
+        let v = &self.bundle.manifest.video;
+        v.frames as f64 / f64::from(v.fps) / 2.0
+    }
+
     /// The clip shape for a stride in seconds (None: clips side by side).
     pub fn geometry(&self, stride_s: Option<f64>) -> Result<ClipGeometry, PipelineError> {
         if let Some(s) = stride_s

@@ -70,7 +70,9 @@ pub struct ModelArgs {
 /// How footage is decoded, shared by the commands that read it.
 #[derive(Debug, Clone, Args)]
 pub struct DecodeArgs {
-    /// Seconds between clip starts (default: the model's clip length, clips side by side).
+    /// Seconds between clip starts. Default: for `mmv tag`, half the model's clip length
+    /// (overlapping windows, so a word or movement cut by one window's border is whole in the
+    /// next); for `mmv index` and `mmv embed`, the clip length (clips side by side).
     #[arg(long, value_name = "SECONDS")]
     stride: Option<f64>,
     /// Frame rate of raw MJPEG files, which carry none.

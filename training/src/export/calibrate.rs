@@ -9,7 +9,7 @@ use mmv_runtime::bundle::manifest::{DType, EncoderKind, TensorSpec};
 use mmv_runtime::vector::dot;
 use tract_onnx::prelude::*;
 
-use super::onnx::{Graph, Mode, int8_scale};
+use super::onnx::{Graph, Int8Plan, Mode, int8_scale};
 use super::{CalibrationSet, ExportError};
 
 /// Per-key activation scales for `g` (built in `Mode::Calibrate`), whose first `embeddings`
@@ -152,22 +152,68 @@ fn run_outputs(
 /// TSM bundle the first residual block's input alone took the clip embeddings to 0.943 and the
 /// image embeddings to 0.963 (the stem's output: a near-constant background with the digit's
 /// values far above it), and one projection input of the image network to 0.981; every other
-/// point of both bundles stayed above 0.99.
+/// point of both bundles stayed above 0.99. On 3.0.0 the audio stem's weights alone took the
+/// audio embeddings to 0.90: the log-mel input sits on a large constant (silence is ln 1e-6 =
+/// -13.8), and the stem's filters had learned to cancel it, which their int8 rounding undoes.
 pub const MIN_SOLO_COSINE: f64 = 0.99;
+
+/// The lowest mean cosine to fp32 that all the kept points quantised together may cause:
+/// errors that each stay small add up through the residual blocks.
+pub const MIN_TOTAL_COSINE: f64 = 0.99;
 
 /// Samples the sensitivity pass runs (of the calibration set): one tract run per point each.
 const SENSITIVITY_SAMPLES: usize = 16;
 
-/// Mixed precision by sensitivity: quantises each point of `scales` alone (every other
-/// activation in float), and keeps only those whose embeddings stay at a mean cosine of at
-/// least [`MIN_SOLO_COSINE`] to fp32. `build` makes the encoder's graph in a given mode.
+/// One thing an int8 graph may quantise.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Point {
+    /// An activation entering a Conv or MatMul, with its calibrated scale.
+    Activation(String, f32),
+    /// A weight, by its hint.
+    Weight(String),
+}
+
+impl Point {
+    /// The point's name in reports: the activation's key, or the weight's hint.
+    pub fn name(&self) -> &str {
+        match self {
+            Point::Activation(k, _) | Point::Weight(k) => k,
+        }
+    }
+
+    fn add_to(&self, plan: &mut Int8Plan) {
+        match self {
+            Point::Activation(k, s) => {
+                plan.activations.insert(k.clone(), *s);
+            }
+            Point::Weight(k) => {
+                plan.weights.insert(k.clone());
+            }
+        }
+    }
+}
+
+/// Why a point stays float.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Sensitivity {
+    /// Quantised alone, the embeddings fell to this mean cosine.
+    Alone(f64),
+    /// Added to the points kept before it, the embeddings fell to this mean cosine.
+    WithOthers(f64),
+}
+
+/// Mixed precision by sensitivity, over activations and weights alike. First each point alone
+/// (everything else in float): a point whose embeddings fall below a mean cosine of
+/// [`MIN_SOLO_COSINE`] to fp32 stays float. Then the others together, least sensitive first: a
+/// point that takes the combination below [`MIN_TOTAL_COSINE`] stays float too. `build` makes
+/// the encoder's graph in a given mode; `report` hears of each point left in float.
 pub fn drop_sensitive_points(
     build: impl Fn(Mode) -> (Graph, TensorSpec, usize),
     kind: EncoderKind,
     set: &CalibrationSet,
-    scales: BTreeMap<String, f32>,
-    mut report: impl FnMut(&str, f64),
-) -> Result<BTreeMap<String, f32>, ExportError> {
+    points: Vec<Point>,
+    mut report: impl FnMut(&Point, Sensitivity),
+) -> Result<Int8Plan, ExportError> {
     let (g, input, embeddings) = build(Mode::Fp32);
     let mut inputs = samples(&input, kind, set)?;
     inputs.truncate(SENSITIVITY_SAMPLES);
@@ -179,12 +225,12 @@ pub fn drop_sensitive_points(
             .collect()
     };
     let reference = embed_all(g)?;
-    let mut kept = BTreeMap::new();
-    for (key, &scale) in &scales {
-        let (g, _, _) = build(Mode::Int8(BTreeMap::from([(key.clone(), scale)])));
+    // The embeddings are L2-normalised in the graph, so a dot product is their cosine; the
+    // worst embedding's mean over the samples.
+    let cosine = |plan: &Int8Plan| -> Result<f64, ExportError> {
+        let (g, _, _) = build(Mode::Int8(plan.clone()));
         let got = embed_all(g)?;
-        // The embeddings are L2-normalised in the graph, so a dot product is their cosine.
-        let worst = (0..embeddings)
+        Ok((0..embeddings)
             .map(|e| {
                 let sum: f64 = reference
                     .iter()
@@ -193,10 +239,29 @@ pub fn drop_sensitive_points(
                     .sum();
                 sum / reference.len() as f64
             })
-            .fold(f64::INFINITY, f64::min);
-        report(key, worst);
-        if worst >= MIN_SOLO_COSINE {
-            kept.insert(key.clone(), scale);
+            .fold(f64::INFINITY, f64::min))
+    };
+    let mut alone = Vec::new();
+    for point in points {
+        let mut plan = Int8Plan::default();
+        point.add_to(&mut plan);
+        let c = cosine(&plan)?;
+        if c >= MIN_SOLO_COSINE {
+            alone.push((point, c));
+        } else {
+            report(&point, Sensitivity::Alone(c));
+        }
+    }
+    alone.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut kept = Int8Plan::default();
+    for (point, _) in alone {
+        let mut with = kept.clone();
+        point.add_to(&mut with);
+        let c = cosine(&with)?;
+        if c >= MIN_TOTAL_COSINE {
+            kept = with;
+        } else {
+            report(&point, Sensitivity::WithOthers(c));
         }
     }
     Ok(kept)

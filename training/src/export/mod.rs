@@ -241,8 +241,14 @@ pub fn export_bundle(
                 Precision::Int8 => {
                     let (g, input, outs) =
                         build_graph(&pruned, kind, Mode::Calibrate, audio_frames);
+                    let weights = g.weight_keys().to_vec();
                     let scales =
                         calibrate::activation_scales(g, &input, outs.len(), kind, calibration)?;
+                    let points = scales
+                        .into_iter()
+                        .map(|(k, s)| calibrate::Point::Activation(k, s))
+                        .chain(weights.into_iter().map(calibrate::Point::Weight))
+                        .collect();
                     let kept = calibrate::drop_sensitive_points(
                         |mode| {
                             let (g, input, outs) = build_graph(&pruned, kind, mode, audio_frames);
@@ -250,14 +256,27 @@ pub fn export_bundle(
                         },
                         kind,
                         calibration,
-                        scales,
-                        |key, cosine| {
-                            if cosine < calibrate::MIN_SOLO_COSINE {
-                                on_event(&format!(
-                                    "{}: {key} stays float (int8 alone: mean cosine {cosine:.4})",
-                                    kind.name()
-                                ));
-                            }
+                        points,
+                        |point, why| {
+                            let why = match why {
+                                calibrate::Sensitivity::Alone(c) => {
+                                    format!("int8 alone: mean cosine {c:.4}")
+                                }
+                                calibrate::Sensitivity::WithOthers(c) => {
+                                    format!(
+                                        "int8 with the points kept before it: mean cosine {c:.4}"
+                                    )
+                                }
+                            };
+                            let what = match point {
+                                calibrate::Point::Activation(..) => "activation",
+                                calibrate::Point::Weight(_) => "weight",
+                            };
+                            on_event(&format!(
+                                "{}: {what} {} stays float ({why})",
+                                kind.name(),
+                                point.name()
+                            ));
                         },
                     )?;
                     Mode::Int8(kept)

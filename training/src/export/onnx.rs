@@ -6,7 +6,7 @@
 //! per-channel as int8 behind DequantizeLinear and wraps the activations entering each Conv and
 //! MatMul in QuantizeLinear/DequantizeLinear with calibrated per-tensor scales (QDQ).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use half::f16;
 use prost::Message;
@@ -26,8 +26,17 @@ pub enum Mode {
     F16,
     /// fp32, plus every quantisation point exposed as an extra output, to measure ranges.
     Calibrate,
-    /// QDQ int8 with the activation scales measured by a `Calibrate` run (key -> scale).
-    Int8(BTreeMap<String, f32>),
+    /// QDQ int8: the activations and weights the plan names; everything else in float.
+    Int8(Int8Plan),
+}
+
+/// What an int8 graph quantises (the rest stays float; see `calibrate::drop_sensitive_points`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Int8Plan {
+    /// Activation points, with the scales a `Calibrate` run measured (key -> scale).
+    pub activations: BTreeMap<String, f32>,
+    /// Weights stored as per-channel int8 (by the hint they are built with).
+    pub weights: BTreeSet<String>,
 }
 
 /// A tensor in the graph: its name and static shape.
@@ -44,6 +53,8 @@ pub struct Graph {
     inputs: Vec<ValueInfoProto>,
     outputs: Vec<ValueInfoProto>,
     taps: Vec<(String, T)>,
+    /// The weights' hints, in `Calibrate` mode (the weights an int8 plan may quantise).
+    weight_keys: Vec<String>,
     counter: usize,
 }
 
@@ -111,6 +122,7 @@ impl Graph {
             inputs: Vec::new(),
             outputs: Vec::new(),
             taps: Vec::new(),
+            weight_keys: Vec::new(),
             counter: 0,
         }
     }
@@ -203,10 +215,15 @@ impl Graph {
         self.constant(hint, &[data.len()], DataType::Int64, raw)
     }
 
-    /// A weight: a float constant, or in int8 mode a per-channel int8 tensor (channels along
-    /// `channel_axis`) behind DequantizeLinear.
+    /// A weight: a float constant, or, where the int8 plan names it, a per-channel int8 tensor
+    /// (channels along `channel_axis`) behind DequantizeLinear. `hint` must be stable across
+    /// builds of the same network (it names the weight in the plan).
     pub fn weight(&mut self, hint: &str, data: &[f32], dims: &[usize], channel_axis: usize) -> T {
-        if !matches!(self.mode, Mode::Int8(_)) {
+        if self.mode == Mode::Calibrate {
+            self.weight_keys.push(hint.to_string());
+        }
+        let quantised = matches!(&self.mode, Mode::Int8(plan) if plan.weights.contains(hint));
+        if !quantised {
             return self.float_const(hint, data, dims);
         }
         let channels = dims[channel_axis];
@@ -293,8 +310,8 @@ impl Graph {
                 x.clone()
             }
             // A point without a scale stays in float (see calibrate::drop_sensitive_points).
-            Mode::Int8(scales) => {
-                let Some(&scale) = scales.get(key) else {
+            Mode::Int8(plan) => {
+                let Some(&scale) = plan.activations.get(key) else {
                     return x.clone();
                 };
                 let s = self.f32_const(&format!("{key}_act_scale"), &[scale], &[]);
@@ -338,6 +355,11 @@ impl Graph {
         let shape: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
         let s = self.i64_const("shape", &shape);
         self.node("Reshape", &[x, &s], vec![], dims)
+    }
+
+    /// The weights' hints, in `Calibrate` mode.
+    pub fn weight_keys(&self) -> &[String] {
+        &self.weight_keys
     }
 
     /// The calibration taps (key, tensor), in `Calibrate` mode.
@@ -390,7 +412,7 @@ mod tests {
         let table: Vec<f32> = (0..rows * dim)
             .map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * (1.0 + (i / dim) as f32 / 30.0))
             .collect();
-        let mut g = Graph::new(Mode::Int8(BTreeMap::new()));
+        let mut g = Graph::new(Mode::Int8(Default::default()));
         let ids = g.i64_input("ids", &[1, 4]);
         let picked = g.gather_rows("words", &table, [rows, dim], &ids, &[1, 4, dim]);
         g.output(&picked, "rows");
@@ -429,14 +451,17 @@ mod tests {
 
 #[cfg(test)]
 mod quant_point_tests {
-    use super::{BTreeMap, Graph, Mode};
+    use super::{BTreeMap, BTreeSet, Graph, Int8Plan, Mode};
 
     /// In int8 mode a point with a scale gets QuantizeLinear + DequantizeLinear, and a point
     /// the sensitivity pass left out stays float (no quantise node at all).
     #[test]
     fn only_points_with_a_scale_are_quantised() {
-        let count = |scales: BTreeMap<String, f32>| {
-            let mut g = Graph::new(Mode::Int8(scales));
+        let count = |activations: BTreeMap<String, f32>| {
+            let mut g = Graph::new(Mode::Int8(Int8Plan {
+                activations,
+                weights: BTreeSet::new(),
+            }));
             let x = g.float_input("x", &[1, 4]);
             let y = g.quant_point("p", &x);
             g.output(&y, "y");
@@ -447,5 +472,35 @@ mod quant_point_tests {
         };
         assert_eq!(count(BTreeMap::from([("p".to_string(), 0.1)])), 1);
         assert_eq!(count(BTreeMap::new()), 0);
+    }
+
+    /// A weight the plan names is stored as int8 behind DequantizeLinear; one it leaves out
+    /// stays a float constant; a calibration build lists both.
+    #[test]
+    fn only_weights_in_the_plan_are_quantised() {
+        let build = |mode: Mode| {
+            let mut g = Graph::new(mode);
+            let x = g.float_input("x", &[1, 2]);
+            let a = g.weight("a_w", &[0.5, -1.0, 0.25, 2.0], &[2, 2], 1);
+            let b = g.weight("b_w", &[1.0, 0.0, 0.0, 1.0], &[2, 2], 1);
+            let y = g.node("MatMul", &[&x, &a], vec![], &[1, 2]);
+            let y = g.node("MatMul", &[&y, &b], vec![], &[1, 2]);
+            g.output(&y, "y");
+            g
+        };
+        let g = build(Mode::Calibrate);
+        assert_eq!(g.weight_keys(), ["a_w", "b_w"]);
+        let g = build(Mode::Int8(Int8Plan {
+            activations: BTreeMap::new(),
+            weights: BTreeSet::from(["a_w".to_string()]),
+        }));
+        let dequantised: Vec<&str> = g
+            .nodes
+            .iter()
+            .filter(|n| n.op_type == "DequantizeLinear")
+            .map(|n| n.input[0].as_str())
+            .collect();
+        assert_eq!(dequantised.len(), 1);
+        assert!(dequantised[0].starts_with("a_w_q"), "{dequantised:?}");
     }
 }

@@ -1,8 +1,8 @@
 //! The product-path evaluation (`mmv-train eval-product`): test media written as the plain
 //! files a user would hand to `mmv tag` and `mmv search` (WAV, PNG, JPEG, Y4M, MJPEG), read and
 //! embedded by the runtime's public path ([`Pipeline`], the code behind `mmv tag`, `mmv index`,
-//! `mmv search` and the daemon), and scored the way the product decides: a file's answer per
-//! modality is the label of the window where it stands out most (max over windows of the best
+//! `mmv search` and the daemon), and scored the way the product decides: windows half a window
+//! apart as `mmv tag` reads them ([`Pipeline::tag_stride_s`]), a file's answer per modality is the label of the window where it stands out most (max over windows of the best
 //! label's contrast, [`FileSummary`]), and a calibrated bundle
 //! answers "none" below its cut. Never training-side tensors.
 //!
@@ -175,9 +175,10 @@ impl Product {
     }
 
     /// Reads `path` through the runtime and answers per modality as `mmv tag` does; `stride_s`
-    /// as `mmv tag --stride`.
+    /// as `mmv tag --stride` (None: `mmv tag`'s default).
     pub fn answer(&self, path: &Path, stride_s: Option<f64>) -> Result<FileAnswers, ProductError> {
-        let mut clips = self.pipeline.open(path, &self.open, stride_s)?;
+        let stride = stride_s.unwrap_or(self.pipeline.tag_stride_s());
+        let mut clips = self.pipeline.open(path, &self.open, Some(stride))?;
         let mut summary = FileSummary::default();
         while let Some(clip) = clips.next(0, false)? {
             summary.add(&self.pipeline.tag(&self.tagger, &clip, 1, 0.0)?);

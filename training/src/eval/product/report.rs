@@ -26,7 +26,8 @@ pub fn markdown(evals: &[ProductEval], command: &str) -> String {
     let _ = writeln!(
         s,
         "# Product-path evaluation: {} {}\n\nWritten by `{command}`. Every input is a plain file \
-         read by the runtime (`Pipeline`, as `mmv tag` / `mmv search`); a file's answer is the best \
+         read by the runtime (`Pipeline`, as `mmv tag` / `mmv search`), in windows half a window \
+         apart (`mmv tag`'s default stride) unless a row says otherwise; a file's answer is the best \
          label of the window where it stands out most (the highest contrast: cosine minus the \
          mean over the labels). Cells: top-1 right over the ten digit words (closed set), \
          then, with the bundle's open-set cut, right / wrong / abstained.\n",

@@ -270,8 +270,7 @@ pub fn audio_rows(
     let official = test_takes(FsddProtocol::Official);
     let disjoint = test_takes(FsddProtocol::SpeakerDisjoint);
     let heldout: Vec<usize> = (0..data.heldout.len()).collect();
-    let window_s = product.pipeline.geometry(None)?.window_s();
-    let half = Some(window_s / 2.0);
+    let side_by_side = Some(product.pipeline.geometry(None)?.window_s());
     // (row, takes, held-out voice, placement, stride)
     type Spec<'a> = (&'a str, &'a [usize], bool, Placement, Option<f64>);
     let specs: Vec<Spec> = vec![
@@ -330,14 +329,14 @@ pub fn audio_rows(
             None,
         ),
         (
-            "split across two windows, windows overlapping by half",
+            "split across two windows, windows side by side (--stride = one window)",
             &official,
             false,
             Placement::InRecording {
                 windows: 2,
                 at: 0.5,
             },
-            half,
+            side_by_side,
         ),
         (
             "FSDD speaker-disjoint test WAVs as they are",
