@@ -1,6 +1,7 @@
 //! Presentation: aligned text tables, JSON, and progress bars that stay off when the output
 //! is JSON or stderr is not a terminal.
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -44,9 +45,16 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A bar over `len` steps; hidden for JSON output (indicatif also hides it off a terminal).
+/// Whether progress stays off: JSON output, or stderr is not a terminal. Off a terminal
+/// indicatif would draw nothing, but its steady tick would still run a thread; under
+/// qemu-user (aarch64 on x86) that ticker made every command spin for minutes.
+fn quiet(json: bool) -> bool {
+    json || !std::io::stderr().is_terminal()
+}
+
+/// A bar over `len` steps; hidden for JSON output and off a terminal.
 pub fn bar(len: u64, unit: &str, json: bool) -> ProgressBar {
-    if json {
+    if quiet(json) {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::new(len);
@@ -61,7 +69,7 @@ pub fn bar(len: u64, unit: &str, json: bool) -> ProgressBar {
 
 /// A spinner for work of unknown length.
 pub fn spinner(message: &str, json: bool) -> ProgressBar {
-    if json {
+    if quiet(json) {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::new_spinner();
