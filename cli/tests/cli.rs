@@ -59,8 +59,28 @@ fn info_tag_index_search_and_errors() {
             .unwrap(),
     );
     let clips = tags["clips"].as_array().unwrap();
-    assert_eq!(clips.len(), 2);
+    // `mmv tag` reads windows half a window apart: two windows' length of footage gives four
+    // (starting at 0, 1/2, 1 and 3/2 windows; the last one half filled); `--stride` of one
+    // window gives the two side by side.
+    let starts: Vec<f64> = clips
+        .iter()
+        .map(|c| c["start_s"].as_f64().unwrap())
+        .collect();
+    assert_eq!(starts.len(), 4, "{starts:?}");
+    let window = starts[2];
+    assert!(window > 0.0);
+    assert!((starts[1] - window / 2.0).abs() < 1e-9, "{starts:?}");
+    assert!((starts[3] - 1.5 * window).abs() < 1e-9, "{starts:?}");
     assert_eq!(clips[0]["tags"]["video"].as_array().unwrap().len(), 2);
+    let side_by_side = json(
+        mmv()
+            .args(["tag", "--bundle", b, "--json", "--stride"])
+            .arg(window.to_string())
+            .arg(d.join("a.y4m"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(side_by_side["clips"].as_array().unwrap().len(), 2);
     // Without an open-set cut the file's answer is its best label; a cut of 1.0 (no cosine
     // of a real embedding reaches it) makes every answer "none", and the table says so.
     let file = &tags["files"][0]["answers"]["video"];
