@@ -58,12 +58,18 @@ def main():
     p.add_argument("--sysroot", default="/usr/aarch64-linux-gnu")
     p.add_argument("--precisions", default="fp32,f16,int8")
     p.add_argument("--per-set", type=int, default=50)
+    p.add_argument(
+        "--x86-precisions",
+        default="int8",
+        help="precisions also run on x86 (f16 there is emulated by tract and very slow)",
+    )
     p.add_argument("--out", type=Path)
     args = p.parse_args()
 
     arm = [args.qemu, "-cpu", "max", "-L", args.sysroot, args.arm]
     x86 = [args.x86]
     precisions = args.precisions.split(",")
+    x86_precisions = args.x86_precisions.split(",")
     sets = sorted(d for d in args.sets.iterdir() if d.is_dir())
     rows = []
     totals = {}
@@ -76,7 +82,7 @@ def main():
         row = {"set": d.name, "files": len(files), "cells": {}}
         for prec in precisions:
             for machine, cmd in (("arm", arm), ("x86", x86)):
-                if machine == "x86" and prec == "fp32":
+                if machine == "x86" and (prec == "fp32" or prec not in x86_precisions):
                     continue
                 got = answers(cmd, files, args.bundle, prec)
                 same = total = 0
@@ -91,13 +97,18 @@ def main():
         rows.append(row)
         print(d.name, {f"{k[0]} {k[1]}": v for k, v in row["cells"].items()}, file=sys.stderr)
 
-    cols = [(m, p) for p in precisions for m in ("arm", "x86") if not (m == "x86" and p == "fp32")]
+    cols = [
+        (m, p)
+        for p in precisions
+        for m in ("arm", "x86")
+        if not (m == "x86" and (p == "fp32" or p not in x86_precisions))
+    ]
     uname = subprocess.run(arm + ["--version"], capture_output=True, text=True).stdout.strip()
     lines = [
         "# aarch64 (qemu-user, -cpu max) against x86 fp32: same answers",
         "",
         f"Written by `python3 benches/aarch64_agreement.py --bundle {args.bundle} --sets {args.sets} "
-        f"--per-set {args.per_set}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"--per-set {args.per_set} --x86-precisions {args.x86_precisions}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"{uname or 'mmv'}, {time.time() - started:.0f} s). Each cell: answers (files x modalities) equal to "
         "the x86 build's at fp32, over all. `arm` is the aarch64 build under qemu-aarch64 `-cpu max` "
         "(asimdhp, dotprod: tract's native f16 and int8 kernels); `x86` the same precision on this "

@@ -399,7 +399,7 @@ impl Graph {
 
 #[cfg(test)]
 mod tests {
-    use super::{BTreeMap, Graph, Mode};
+    use super::{Graph, Mode};
     // The explicit imports above shadow tract's own `Graph` from the glob.
     use tract_onnx::prelude::*;
 
