@@ -1,6 +1,7 @@
 //! int8 calibration: runs the fp32 graph with every quantisation point exposed as an output on
 //! training samples, and turns each point's 99.99th-percentile magnitude into a symmetric int8
-//! scale.
+//! scale; then chooses which activations and weights to quantise by how far each (alone, and
+//! with the others) moves the embeddings from fp32 ([`drop_sensitive_points`]).
 
 use std::collections::BTreeMap;
 use std::ops::Range;

@@ -2,9 +2,10 @@
 //!
 //! Graphs are written node by node with real protobuf messages, never from string templates.
 //! Every tensor carries its static shape (bundles have fixed shapes, batch 1), and the builder
-//! applies the file's precision in one place: f16 stores every float as f16; int8 stores weights
-//! per-channel as int8 behind DequantizeLinear and wraps the activations entering each Conv and
-//! MatMul in QuantizeLinear/DequantizeLinear with calibrated per-tensor scales (QDQ).
+//! applies the file's precision in one place: f16 stores every float as f16; int8 stores the
+//! weights its plan names per-channel as int8 behind DequantizeLinear and wraps the activations
+//! it names (those entering a Conv or MatMul) in QuantizeLinear/DequantizeLinear with calibrated
+//! per-tensor scales (QDQ); what the plan leaves out stays float.
 
 use std::collections::{BTreeMap, BTreeSet};
 
