@@ -46,8 +46,8 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
 }
 
 /// Whether progress stays off: JSON output, or stderr is not a terminal. Off a terminal
-/// indicatif would draw nothing, but its steady tick would still run a thread; under
-/// qemu-user (aarch64 on x86) that ticker made every command spin for minutes.
+/// indicatif would draw nothing, but its steady tick would still start a thread (and under
+/// qemu-user 7.2 with glibc 2.36, aarch64 on x86, starting a thread hangs).
 fn quiet(json: bool) -> bool {
     json || !std::io::stderr().is_terminal()
 }
