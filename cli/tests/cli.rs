@@ -51,13 +51,16 @@ fn info_tag_index_search_and_errors() {
         "{text}"
     );
 
-    let tags = json(
+    // `mmv tag` on the fixture footage with more arguments.
+    let tag = |more: &[&str]| {
         mmv()
-            .args(["tag", "--bundle", b, "--json", "--top-k", "2"])
+            .args(["tag", "--bundle", b])
+            .args(more)
             .arg(d.join("a.y4m"))
             .output()
-            .unwrap(),
-    );
+            .unwrap()
+    };
+    let tags = json(tag(&["--json", "--top-k", "2"]));
     let clips = tags["clips"].as_array().unwrap();
     // `mmv tag` reads windows half a window apart: two windows' length of footage gives four
     // (starting at 0, 1/2, 1 and 3/2 windows; the last one half filled); `--stride` of one
@@ -72,72 +75,40 @@ fn info_tag_index_search_and_errors() {
     assert!((starts[1] - window / 2.0).abs() < 1e-9, "{starts:?}");
     assert!((starts[3] - 1.5 * window).abs() < 1e-9, "{starts:?}");
     assert_eq!(clips[0]["tags"]["video"].as_array().unwrap().len(), 2);
-    let side_by_side = json(
-        mmv()
-            .args(["tag", "--bundle", b, "--json", "--stride"])
-            .arg(window.to_string())
-            .arg(d.join("a.y4m"))
-            .output()
-            .unwrap(),
-    );
+    let side_by_side = json(tag(&["--json", "--stride", &window.to_string()]));
     assert_eq!(side_by_side["clips"].as_array().unwrap().len(), 2);
     // Without an open-set cut the file's answer is its best label; a cut of 1.0 (no cosine
     // of a real embedding reaches it) makes every answer "none", and the table says so.
     let file = &tags["files"][0]["answers"]["video"];
     assert!(file["label"].is_string(), "{file}");
-    let none = json(
-        mmv()
-            .args(["tag", "--bundle", b, "--json", "--threshold", "1.0"])
-            .arg(d.join("a.y4m"))
-            .output()
-            .unwrap(),
-    );
+    let none = json(tag(&["--json", "--threshold", "1.0"]));
     assert!(
         none["files"][0]["answers"]["video"]["label"].is_null(),
         "{none}"
     );
     assert_eq!(none["clips"][0]["tags"]["video"][0]["present"], false);
-    let table = ok(mmv()
-        .args(["tag", "--bundle", b, "--threshold", "1.0"])
-        .arg(d.join("a.y4m"))
-        .output()
-        .unwrap());
+    let table = ok(tag(&["--threshold", "1.0"]));
     assert!(table.contains("none ("), "{table}");
-    let bad = mmv()
-        .args(["tag", "--bundle", b, "--threshold", "1.5"])
-        .arg(d.join("a.y4m"))
-        .output()
-        .unwrap();
+    let bad = tag(&["--threshold", "1.5"]);
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && err.contains("cosine"), "{err}");
     // A calibration file beside the bundle: its contrast cut (above any real contrast) makes
     // every answer "none"; a file that is not one is a clear error naming it.
     let set = d.join("open-set.json");
+    let set_arg = set.to_str().unwrap();
     std::fs::write(
         &set,
         r#"{"thresholds": {"video": 1.9}, "score": "contrast", "method": "test",
             "labels": "avdigits", "target_negative_rate": 0.01, "made_by": "test"}"#,
     )
     .unwrap();
-    let none = json(
-        mmv()
-            .args(["tag", "--bundle", b, "--json", "--open-set"])
-            .arg(&set)
-            .arg(d.join("a.y4m"))
-            .output()
-            .unwrap(),
-    );
+    let none = json(tag(&["--json", "--open-set", set_arg]));
     assert!(
         none["files"][0]["answers"]["video"]["label"].is_null(),
         "{none}"
     );
     std::fs::write(&set, r#"{"thresholds": {"smell": 0.3}}"#).unwrap();
-    let bad = mmv()
-        .args(["tag", "--bundle", b, "--open-set"])
-        .arg(&set)
-        .arg(d.join("a.y4m"))
-        .output()
-        .unwrap();
+    let bad = tag(&["--open-set", set_arg]);
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(
         !bad.status.success() && err.contains("open-set.json") && !err.contains("panicked"),

@@ -171,6 +171,17 @@ impl Pipeline {
         v.frames as f64 / f64::from(v.fps) / 2.0
     }
 
+    /// Opens a media file for tagging: as [`Pipeline::open`], with clips `stride_s` apart or,
+    /// by default, [`Pipeline::tag_stride_s`] apart (`mmv tag` and `eval-product`).
+    pub fn open_for_tagging(
+        &self,
+        path: &Path,
+        options: &OpenOptions,
+        stride_s: Option<f64>,
+    ) -> Result<FileClips<'_>, PipelineError> {
+        self.open(path, options, Some(stride_s.unwrap_or(self.tag_stride_s())))
+    }
+
     /// The clip shape for a stride in seconds (None: clips side by side).
     pub fn geometry(&self, stride_s: Option<f64>) -> Result<ClipGeometry, PipelineError> {
         if let Some(s) = stride_s

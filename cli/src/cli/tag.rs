@@ -92,8 +92,8 @@ pub fn run(args: TagArgs) -> Result<ExitCode> {
     for path in &args.files {
         let mut summary = FileSummary::default();
         let pb = spinner(&format!("tagging {}", path.display()), args.json);
-        let stride = args.decode.stride.unwrap_or(pipeline.tag_stride_s());
-        let mut clips = pipeline.open(path, &args.decode.open_options(), Some(stride))?;
+        let mut clips =
+            pipeline.open_for_tagging(path, &args.decode.open_options(), args.decode.stride)?;
         while let Some(clip) = clips.next(0, false)? {
             pb.set_message(format!("{}: clip {}", path.display(), clip.index));
             let t = pipeline.tag(&tagger, &clip, args.top_k, args.min_probability)?;

@@ -174,14 +174,16 @@ pub enum Point {
     Weight(String),
 }
 
-impl Point {
-    /// The point's name in reports: the activation's key, or the weight's hint.
-    pub fn name(&self) -> &str {
+impl std::fmt::Display for Point {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Point::Activation(k, _) | Point::Weight(k) => k,
+            Point::Activation(k, _) => write!(f, "activation {k}"),
+            Point::Weight(k) => write!(f, "weight {k}"),
         }
     }
+}
 
+impl Point {
     fn add_to(&self, plan: &mut Int8Plan) {
         match self {
             Point::Activation(k, s) => {
@@ -201,6 +203,17 @@ pub enum Sensitivity {
     Alone(f64),
     /// Added to the points kept before it, the embeddings fell to this mean cosine.
     WithOthers(f64),
+}
+
+impl std::fmt::Display for Sensitivity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sensitivity::Alone(c) => write!(f, "int8 alone: mean cosine {c:.4}"),
+            Sensitivity::WithOthers(c) => {
+                write!(f, "int8 with the points kept before it: mean cosine {c:.4}")
+            }
+        }
+    }
 }
 
 /// Mixed precision by sensitivity, over activations and weights alike. First each point alone

@@ -258,25 +258,7 @@ pub fn export_bundle(
                         calibration,
                         points,
                         |point, why| {
-                            let why = match why {
-                                calibrate::Sensitivity::Alone(c) => {
-                                    format!("int8 alone: mean cosine {c:.4}")
-                                }
-                                calibrate::Sensitivity::WithOthers(c) => {
-                                    format!(
-                                        "int8 with the points kept before it: mean cosine {c:.4}"
-                                    )
-                                }
-                            };
-                            let what = match point {
-                                calibrate::Point::Activation(..) => "activation",
-                                calibrate::Point::Weight(_) => "weight",
-                            };
-                            on_event(&format!(
-                                "{}: {what} {} stays float ({why})",
-                                kind.name(),
-                                point.name()
-                            ));
+                            on_event(&format!("{}: {point} stays float ({why})", kind.name()))
                         },
                     )?;
                     Mode::Int8(kept)

@@ -2,9 +2,10 @@
 //! files a user would hand to `mmv tag` and `mmv search` (WAV, PNG, JPEG, Y4M, MJPEG), read and
 //! embedded by the runtime's public path ([`Pipeline`], the code behind `mmv tag`, `mmv index`,
 //! `mmv search` and the daemon), and scored the way the product decides: windows half a window
-//! apart as `mmv tag` reads them ([`Pipeline::tag_stride_s`]), a file's answer per modality is the label of the window where it stands out most (max over windows of the best
-//! label's contrast, [`FileSummary`]), and a calibrated bundle
-//! answers "none" below its cut. Never training-side tensors.
+//! apart as `mmv tag` reads them ([`Pipeline::open_for_tagging`]), a file's answer per modality
+//! is the label of the window where it stands out most (max over windows of the best label's
+//! contrast, [`FileSummary`]), and a calibrated bundle answers "none" below its cut. Never
+//! training-side tensors.
 //!
 //! [`run`] measures one precision of one bundle: in-domain rows (audio, stills, clips, search)
 //! with right / wrong / abstained, and the open-set rows (label-free negatives per kind, see
@@ -177,8 +178,7 @@ impl Product {
     /// Reads `path` through the runtime and answers per modality as `mmv tag` does; `stride_s`
     /// as `mmv tag --stride` (None: `mmv tag`'s default).
     pub fn answer(&self, path: &Path, stride_s: Option<f64>) -> Result<FileAnswers, ProductError> {
-        let stride = stride_s.unwrap_or(self.pipeline.tag_stride_s());
-        let mut clips = self.pipeline.open(path, &self.open, Some(stride))?;
+        let mut clips = self.pipeline.open_for_tagging(path, &self.open, stride_s)?;
         let mut summary = FileSummary::default();
         while let Some(clip) = clips.next(0, false)? {
             summary.add(&self.pipeline.tag(&self.tagger, &clip, 1, 0.0)?);
