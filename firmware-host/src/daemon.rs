@@ -180,12 +180,7 @@ fn events_output(config: &Config) -> Result<EventOutput, DaemonError> {
 /// `mmv tag --threshold`), else the bundle's calibrated cuts, which the tagger already has.
 pub fn apply_threshold(tagger: Tagger, config: &Config) -> Tagger {
     match config.tagging.threshold {
-        Some(t) => tagger.with_cuts(
-            mmv_runtime::open_set::MODALITIES
-                .iter()
-                .map(|m| (m.to_string(), t))
-                .collect(),
-        ),
+        Some(t) => tagger.with_uniform_cut(t),
         None => tagger,
     }
 }

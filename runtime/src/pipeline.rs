@@ -349,14 +349,11 @@ impl Pipeline {
                 .collect::<Result<Vec<_>, _>>()?;
             embeddings.push(prompts);
         }
-        let open_set = self.bundle.manifest.open_set.as_ref();
-        let cuts = open_set.map(|o| o.thresholds.clone()).unwrap_or_default();
-        let score = open_set.map(|o| o.score).unwrap_or_default();
-        Ok(
-            Tagger::new(labels, embeddings, self.bundle.manifest.temperature)?
-                .with_cuts(cuts)
-                .with_score(score),
-        )
+        let tagger = Tagger::new(labels, embeddings, self.bundle.manifest.temperature)?;
+        Ok(match &self.bundle.manifest.open_set {
+            Some(set) => tagger.with_open_set(set)?,
+            None => tagger,
+        })
     }
 
     /// Scores a clip's embeddings against the labels: the `top_k` labels at or above
@@ -549,7 +546,7 @@ impl Pipeline {
             return None;
         }
         let open_set = self.bundle.manifest.open_set.as_ref()?;
-        if open_set.score != crate::open_set::OpenSetScore::Cosine {
+        if open_set.score_of(modality.name()) != crate::open_set::OpenSetScore::Cosine {
             return None;
         }
         open_set.threshold(modality.name()).map(|cut| score < cut)

@@ -184,6 +184,10 @@ pub struct Tag {
     /// The similarity minus the mean similarity over the label set: how far this label stands
     /// out from the others for this input.
     pub contrast: f32,
+    /// How typical the input is of the labels' in-domain inputs (see
+    /// [`OpenSetScore::Typicality`]); present where the calibration scores the modality so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub typicality: Option<f32>,
     /// Whether the open-set score (the similarity or the contrast, as the tagger's
     /// [`OpenSetScore`] says) reaches the modality's cut (see [`crate::open_set`]): false means
     /// "none of the labels is there" for the best tag. Always true without a cut.
@@ -196,6 +200,8 @@ impl Tag {
         match score {
             OpenSetScore::Cosine => self.similarity,
             OpenSetScore::Contrast => self.contrast,
+            // Without its Gaussians a modality has no typicality: never above a cut.
+            OpenSetScore::Typicality => self.typicality.unwrap_or(f32::NEG_INFINITY),
         }
     }
 }
@@ -205,6 +211,9 @@ impl Tag {
 pub struct Scores {
     pub similarities: Vec<f32>,
     pub probabilities: Vec<f32>,
+    /// The embedding scored (empty for fused scores), for the typicality of [`Tagger::top`].
+    #[serde(skip)]
+    pub input: Vec<f32>,
 }
 
 /// A label set embedded in the text space, ready to score embeddings.
@@ -218,6 +227,10 @@ pub struct Tagger {
     cuts: std::collections::BTreeMap<String, f32>,
     /// What the cuts apply to.
     score: OpenSetScore,
+    /// Per modality, another kind of score than `score`.
+    modality_scores: std::collections::BTreeMap<String, OpenSetScore>,
+    /// Per modality scored by typicality: its label Gaussians.
+    gaussians: std::collections::BTreeMap<String, crate::open_set::LabelGaussians>,
 }
 
 impl Tagger {
@@ -260,7 +273,28 @@ impl Tagger {
             temperature,
             cuts: Default::default(),
             score: OpenSetScore::default(),
+            modality_scores: Default::default(),
+            gaussians: Default::default(),
         })
+    }
+
+    /// Applies a bundle's open-set calibration: its cuts, the kind of score each modality's
+    /// cut applies to, and the label Gaussians of typicality. Gaussians of another width than
+    /// this tagger's text space are an error.
+    pub fn with_open_set(mut self, set: &crate::open_set::OpenSet) -> Result<Self, TagError> {
+        for g in set.gaussians.values() {
+            if g.dim() != self.dim() {
+                return Err(TagError::Dimension {
+                    expected: self.dim(),
+                    actual: g.dim(),
+                });
+            }
+        }
+        self.cuts = set.thresholds.clone();
+        self.score = set.score;
+        self.modality_scores = set.modality_scores.clone();
+        self.gaussians = set.gaussians.clone();
+        Ok(self)
     }
 
     /// Sets what the open-set cuts apply to (a bundle's `open_set.score`).
@@ -269,15 +303,33 @@ impl Tagger {
         self
     }
 
-    /// What the open-set cuts apply to.
-    pub fn score_kind(&self) -> OpenSetScore {
-        self.score
+    /// What a modality's open-set cut applies to.
+    pub fn score_kind(&self, modality: &str) -> OpenSetScore {
+        self.modality_scores
+            .get(modality)
+            .copied()
+            .unwrap_or(self.score)
     }
 
     /// Sets the open-set cuts: per modality, the lowest open-set score (`with_score`) at which a label counts as
     /// present (a bundle's calibrated `open_set.thresholds`, or one value for all from the user).
     pub fn with_cuts(mut self, cuts: std::collections::BTreeMap<String, f32>) -> Self {
         self.cuts = cuts;
+        self
+    }
+
+    /// One cut for every modality, as a user sets it (`mmv tag --threshold`): on the cosine
+    /// or the contrast (the bundle's own kind, the contrast where the calibration scored by
+    /// typicality), since a user's number between -1 and 1 means one of those.
+    pub fn with_uniform_cut(mut self, cut: f32) -> Self {
+        self.cuts = crate::open_set::MODALITIES
+            .iter()
+            .map(|m| (m.to_string(), cut))
+            .collect();
+        self.modality_scores.clear();
+        if self.score == OpenSetScore::Typicality {
+            self.score = OpenSetScore::Contrast;
+        }
         self
     }
 
@@ -294,7 +346,9 @@ impl Tagger {
     /// Scores one embedding in the text space.
     pub fn scores(&self, z: &[f32]) -> Result<Scores, TagError> {
         let similarities = self.similarities(z)?;
-        Ok(self.finish(similarities))
+        let mut scores = self.finish(similarities);
+        scores.input = z.to_vec();
+        Ok(scores)
     }
 
     /// Fused audio+video scores: the mean of the two modalities' similarities as the logit.
@@ -314,6 +368,12 @@ impl Tagger {
         min_probability: f32,
     ) -> Vec<Tag> {
         let cut = self.cut(modality);
+        let kind = self.score_kind(modality);
+        let typicality = self
+            .gaussians
+            .get(modality)
+            .filter(|g| g.dim() == scores.input.len())
+            .map(|g| g.typicality(&scores.input));
         let mean =
             scores.similarities.iter().sum::<f32>() / scores.similarities.len().max(1) as f32;
         let mut order: Vec<usize> = (0..self.labels.len()).collect();
@@ -328,9 +388,10 @@ impl Tagger {
                     score: scores.probabilities[l],
                     similarity: scores.similarities[l],
                     contrast: scores.similarities[l] - mean,
+                    typicality,
                     present: true,
                 };
-                tag.present = cut.is_none_or(|c| tag.open_score(self.score) >= c);
+                tag.present = cut.is_none_or(|c| tag.open_score(kind) >= c);
                 tag
             })
             .collect()
@@ -351,6 +412,7 @@ impl Tagger {
         Scores {
             similarities,
             probabilities,
+            input: Vec::new(),
         }
     }
 }
@@ -486,7 +548,7 @@ mod tests {
         let clear = unit(&[0.9, 0.1, 0.1]);
         let cosine = tagger().with_cuts(cuts.clone());
         let contrast = tagger().with_cuts(cuts).with_score(OpenSetScore::Contrast);
-        assert_eq!(contrast.score_kind(), OpenSetScore::Contrast);
+        assert_eq!(contrast.score_kind("audio"), OpenSetScore::Contrast);
         let top = |t: &Tagger, z: &[f32]| t.top(&t.scores(z).unwrap(), "audio", 1, 0.0)[0].clone();
         let a = top(&cosine, &alike);
         assert_eq!(a.label, "x");
@@ -501,6 +563,86 @@ mod tests {
         assert!(!top(&contrast, &alike).present);
         let c = top(&contrast, &clear);
         assert!(c.present && c.contrast > 0.3, "{c:?}");
+    }
+
+    #[test]
+    fn a_typicality_cut_rejects_what_lies_far_from_every_label_s_inputs() {
+        use crate::open_set::{LabelGaussians, OpenSet};
+        // In-domain audio: tight clusters around each label's own direction.
+        let mut samples = Vec::new();
+        for i in 0..300 {
+            let l = i % 3;
+            let t = i as f32;
+            let mut z = [
+                0.05 * (t * 0.7).sin(),
+                0.05 * (t * 1.3).cos(),
+                0.05 * (t * 0.3).sin(),
+            ];
+            z[l] += 1.0;
+            samples.push((l, z.to_vec()));
+        }
+        let set = OpenSet {
+            thresholds: [("audio".to_string(), -4.0f32)].into(),
+            score: OpenSetScore::Contrast,
+            modality_scores: [("audio".to_string(), OpenSetScore::Typicality)].into(),
+            gaussians: [(
+                "audio".to_string(),
+                LabelGaussians::fit(&samples, 3, 0.01).unwrap(),
+            )]
+            .into(),
+            method: "test".into(),
+            labels: "t".into(),
+            target_negative_rate: 0.01,
+            made_by: "test".into(),
+            calibration: Default::default(),
+        };
+        set.validate().unwrap();
+        let t = tagger().with_open_set(&set).unwrap();
+        assert_eq!(t.score_kind("audio"), OpenSetScore::Typicality);
+        assert_eq!(t.score_kind("video"), OpenSetScore::Contrast);
+        let top = |z: &[f32]| t.top(&t.scores(z).unwrap(), "audio", 1, 0.0)[0].clone();
+        // Near label x's inputs: present. Between x and y, where no input lay: a clear best
+        // label by contrast, and yet absent.
+        let near = top(&[1.02, 0.01, 0.0]);
+        assert!(near.present && near.typicality.unwrap() > -4.0, "{near:?}");
+        let between = top(&unit(&[1.0, 0.6, 0.0]));
+        assert_eq!(between.label, "x");
+        assert!(
+            !between.present && between.typicality.unwrap() < -4.0,
+            "{between:?}"
+        );
+        // Fused scores have no embedding of their own, so no typicality.
+        assert_eq!(
+            t.top(
+                &t.fused(&[1.0, 0.0, 0.0], &[1.0, 0.0, 0.0]).unwrap(),
+                "fused",
+                1,
+                0.0
+            )[0]
+            .typicality,
+            None
+        );
+        // Gaussians of another width than the text space are refused.
+        let mut wide = set.clone();
+        wide.gaussians.insert(
+            "audio".into(),
+            LabelGaussians::fit(
+                &[
+                    (0, vec![1.0, 0.0, 0.0, 0.0]),
+                    (0, vec![0.0, 1.0, 0.0, 0.0]),
+                    (0, vec![0.0, 0.0, 1.0, 1.0]),
+                    (0, vec![0.0, 0.0, 0.0, 1.0]),
+                    (0, vec![1.0, 1.0, 1.0, 0.0]),
+                ],
+                1,
+                0.5,
+            )
+            .unwrap(),
+        );
+        assert!(matches!(
+            tagger().with_open_set(&wide),
+            Err(TagError::Dimension { .. })
+        ));
     }
 
     #[test]

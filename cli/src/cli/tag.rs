@@ -29,9 +29,10 @@ pub struct TagArgs {
     /// the answer is "none". The score is the one the bundle was calibrated on (`mmv info`,
     /// its manifest's `open_set.score`): the label's contrast (its cosine similarity with the
     /// input minus the mean cosine over all labels: how far it stands out) or, for bundles
-    /// calibrated on it and uncalibrated ones, the cosine similarity itself. Default: the
-    /// bundle's calibrated cut per modality (written by `mmv-train calibrate-tags`); a bundle
-    /// without one always names its best label.
+    /// calibrated on it and uncalibrated ones, the cosine similarity itself (where a
+    /// calibration scores a modality by typicality, a number you give applies to the contrast).
+    /// Default: the bundle's calibrated cut per modality (written by `mmv-train
+    /// calibrate-tags`); a bundle without one always names its best label.
     #[arg(long, value_name = "SCORE", allow_negative_numbers = true)]
     threshold: Option<f32>,
     /// An open-set calibration to tag with instead of the bundle's: its per-modality cuts and
@@ -76,14 +77,12 @@ pub fn run(args: TagArgs) -> Result<ExitCode> {
             .with_context(|| format!("reading the open-set calibration {}", path.display()))?;
         let set = OpenSet::from_json(&text)
             .map_err(|e| anyhow::anyhow!("{}: not an open-set calibration: {e}", path.display()))?;
-        tagger = tagger.with_cuts(set.thresholds).with_score(set.score);
+        tagger = tagger
+            .with_open_set(&set)
+            .with_context(|| format!("applying the open-set calibration {}", path.display()))?;
     }
     if let Some(t) = args.threshold {
-        let cuts = mmv_runtime::open_set::MODALITIES
-            .iter()
-            .map(|m| (m.to_string(), t))
-            .collect();
-        tagger = tagger.with_cuts(cuts);
+        tagger = tagger.with_uniform_cut(t);
     }
     pb.finish_and_clear();
     let mut rows = Vec::new();

@@ -17,11 +17,12 @@ use std::path::{Path, PathBuf};
 use mmv_runtime::bundle::manifest::{MANIFEST_FILE, Precision};
 use mmv_runtime::frames::StillFraming;
 use mmv_runtime::open_set::{
-    ModalityCalibration, OpenSet, OpenSetScore, choose_threshold, share_at_or_above,
+    LabelGaussians, ModalityCalibration, OpenSet, OpenSetScore, choose_threshold, share_at_or_above,
 };
 
 use super::rows::{self, Placement, spread};
-use super::{Product, ProductError, Purpose, Row};
+use super::{NegativeRow, Product, ProductError, Purpose, Row};
+use crate::data::AvDigits;
 use crate::data::splits::{MNIST_PROBE_VAL, fsdd_pretrain};
 
 #[derive(Clone, Debug)]
@@ -85,7 +86,6 @@ pub fn calibrate(
     let data = rows::load_data(&product, &options.data_dir)?;
     let work = super::tempfile_dir()?;
     let result = (|| {
-        let mut positives: BTreeMap<&str, Vec<Row>> = BTreeMap::new();
         // Audio: takes that training itself used, as they are and inside a longer recording.
         let takes: Vec<usize> = (0..data.recordings.len())
             .filter(|&i| fsdd_pretrain(&data.recordings[i]))
@@ -117,31 +117,22 @@ pub fn calibrate(
         let noise_floor = first_best(floors.iter().copied());
         product.pipeline.bundle.manifest.audio.noise_floor = noise_floor;
         // Then the noise gate, with that floor: the best mean of the takes as they are and
-        // inside a recording with a faint noise floor (where the gate matters). The kept gate's
-        // two rows are the audio positives of the cuts below.
+        // inside a recording with a faint noise floor (where the gate matters).
         let mut gates = Vec::new();
-        let mut gate_rows = Vec::new();
         for (k, &gate) in NOISE_GATES.iter().enumerate() {
             progress(&format!("audio noise gate {gate}"));
             product.pipeline.bundle.manifest.audio.noise_gate = gate;
             let as_is = takes_row(&product, Placement::AsIs, &format!("gate{k}-0"))?;
             let in_recording = takes_row(&product, IN_RECORDING, &format!("gate{k}-1"))?;
             gates.push((gate, as_is.accuracy(), in_recording.accuracy()));
-            gate_rows.push(vec![as_is, in_recording]);
         }
         let noise_gate = first_best(gates.iter().map(|&(g, a, b)| (g, (a + b) / 2.0)));
         product.pipeline.bundle.manifest.audio.noise_gate = noise_gate;
-        let kept = NOISE_GATES
-            .iter()
-            .position(|&g| g == noise_gate)
-            .expect("the kept gate is one of those tried");
-        positives.insert("audio", gate_rows.swap_remove(kept));
-        // Stills and clips: MNIST probe-validation images (train split), every still style
-        // (scales, polarity, blur) with and without framing; the framing with the better mean
-        // top-1 is kept, and its rows are the image positives of the cuts below.
+        // Stills: MNIST probe-validation images (train split), every still style (scales,
+        // polarity, blur) with and without framing; the framing with the better mean top-1 is
+        // kept.
         let val: Vec<usize> = spread(&MNIST_PROBE_VAL.collect::<Vec<_>>(), options.per_row);
         let mut framings = Vec::new();
-        let mut framing_rows = Vec::new();
         for (f, framing) in [None, Some(StillFraming::default())]
             .into_iter()
             .enumerate()
@@ -167,7 +158,6 @@ pub fn calibrate(
             }
             let mean = styled.iter().map(Row::accuracy).sum::<f64>() / styled.len().max(1) as f64;
             framings.push((framing, mean));
-            framing_rows.push(styled);
         }
         let kept = (0..framings.len()).fold(0, |best, i| {
             if framings[i].1 > framings[best].1 {
@@ -178,7 +168,10 @@ pub fn calibrate(
         });
         let still_framing = framings[kept].0.clone();
         product.pipeline.bundle.manifest.video.still_framing = still_framing.clone();
-        positives.insert("image", framing_rows.swap_remove(kept));
+
+        // The label Gaussians of typicality, fitted on other training inputs than those the
+        // cuts are measured on.
+        let gaussians = fit_gaussians(&product, &data, &takes, options, &work, &mut progress)?;
         progress("positives: validation clips");
         let clips = rows::write_clips(
             &product,
@@ -188,58 +181,91 @@ pub fn calibrate(
             false,
             options.seed,
         )?;
-        let mut row = Row::new("video", "validation clips", "video");
-        rows::clip_row(&product, &mut row, &clips)?;
-        positives.entry("video").or_default().push(row);
-
-        let negatives = rows::negative_rows(
-            &product,
-            &options.data_dir,
-            Purpose::Calibration,
-            options.negatives_per_kind,
-            &work.join("negatives"),
-            &mut progress,
-        )?;
+        // The positives and negatives, scored with the base kind of score and with
+        // typicality; each modality keeps the kind whose cut keeps more right answers.
+        let base = options.score;
+        let mut measured = Vec::new();
+        for kind in [base, OpenSetScore::Typicality] {
+            let probe = OpenSet {
+                thresholds: BTreeMap::new(),
+                score: base,
+                modality_scores: ["audio", "image", "video"]
+                    .into_iter()
+                    .map(|m| (m.to_string(), kind))
+                    .collect(),
+                gaussians: gaussians.clone(),
+                method: String::new(),
+                labels: String::new(),
+                target_negative_rate: options.target,
+                made_by: String::new(),
+                calibration: BTreeMap::new(),
+            };
+            product.tagger =
+                product
+                    .tagger
+                    .clone()
+                    .with_open_set(&probe)
+                    .map_err(|e| ProductError::Bundle {
+                        path: options.bundle.clone(),
+                        problem: e.to_string(),
+                    })?;
+            let (positives, negatives) = measure(
+                &product,
+                &data,
+                &takes,
+                &val,
+                &clips,
+                options,
+                kind,
+                &work,
+                &mut progress,
+            )?;
+            measured.push((kind, positives, negatives));
+        }
         let mut thresholds = BTreeMap::new();
+        let mut base_cuts = BTreeMap::new();
+        let mut modality_scores = BTreeMap::new();
+        let mut kept_gaussians = BTreeMap::new();
         let mut calibration = BTreeMap::new();
         for modality in ["audio", "image", "video"] {
-            let kinds: BTreeMap<String, Vec<f32>> = negatives
-                .iter()
-                .filter(|r| r.modality == modality)
-                .map(|r| {
-                    // Inputs without an answer (silence the runtime skips) are never tagged.
-                    (r.kind.clone(), r.scores.clone())
-                })
-                .collect();
-            let Some(cut) = choose_threshold(&kinds, options.target) else {
+            let mut best: Option<(OpenSetScore, f32, ModalityCalibration)> = None;
+            let mut kept_by_score = BTreeMap::new();
+            for (kind, positives, negatives) in &measured {
+                let kind = *kind;
+                let Some((cut, cal)) =
+                    cut_for(modality, kind, positives, negatives, options.target)
+                else {
+                    continue;
+                };
+                if kind == base {
+                    base_cuts.insert(modality, cut);
+                }
+                kept_by_score.insert(format!("{kind:?}").to_lowercase(), cal.positives_kept);
+                if best
+                    .as_ref()
+                    .is_none_or(|b| cal.positives_kept > b.2.positives_kept)
+                {
+                    best = Some((kind, cut, cal));
+                }
+            }
+            let Some((kind, cut, mut cal)) = best else {
                 continue;
             };
-            let pos: Vec<(f32, bool)> = positives
-                .get(modality)
-                .into_iter()
-                .flatten()
-                .flat_map(|r| r.scores.iter().copied())
-                .collect();
-            let kept = pos.iter().filter(|(s, right)| *right && *s >= cut).count();
-            let right = pos.iter().filter(|(_, right)| *right).count();
+            cal.kept_by_score = kept_by_score;
             thresholds.insert(modality.to_string(), cut);
-            calibration.insert(
-                modality.to_string(),
-                ModalityCalibration {
-                    positives: pos.len(),
-                    positives_kept: kept as f32 / right.max(1) as f32,
-                    negatives: negatives
-                        .iter()
-                        .filter(|r| r.modality == modality)
-                        .map(|r| {
-                            let tagged = share_at_or_above(&r.scores, cut) * r.scores.len() as f32;
-                            (r.kind.clone(), (r.n, tagged / r.n.max(1) as f32))
-                        })
-                        .collect(),
-                },
-            );
+            if kind != base {
+                modality_scores.insert(modality.to_string(), kind);
+            }
+            if kind == OpenSetScore::Typicality
+                && let Some(g) = gaussians.get(modality)
+            {
+                kept_gaussians.insert(modality.to_string(), g.clone());
+            }
+            calibration.insert(modality.to_string(), cal);
         }
-        if let (Some(&v), Some(&a)) = (thresholds.get("video"), thresholds.get("audio")) {
+        // Fused scores are the base kind of score on the mean of the two modalities'
+        // similarities: their cut is the mean of the two base-kind cuts.
+        if let (Some(&v), Some(&a)) = (base_cuts.get("video"), base_cuts.get("audio")) {
             thresholds.insert("fused".into(), 0.5 * (v + a));
         }
         let floors_text = floors
@@ -265,13 +291,18 @@ pub fn calibrate(
         let open_set = OpenSet {
             thresholds,
             score: options.score,
+            modality_scores,
+            gaussians: kept_gaussians,
             method: format!(
-                "per-modality cut on the best label's {}: the lowest at which each \
+                "per-modality cut on the best label's {} or on the input's typicality (minus its \
+                 smallest squared Mahalanobis distance to a digit's mean, per dimension, from label \
+                 Gaussians fitted on other training takes, stills and clips), whichever keeps more \
+                 right answers: the lowest at which each \
                  kind of label-free negative is tagged at most {:.1} % of the time, measured through \
                  the runtime on files (training FSDD takes, MNIST probe-validation images 7200..8000 \
                  as stills and clips, and {} negatives per kind: noises, tones, espeak-ng words, \
                  letters, shapes, blank/noise images and clips, the first half of each footage \
-                 file); fused = mean of video and audio; measured with the audio noise floor \
+                 file); fused = mean of video and audio's cuts on the base kind; measured with the audio noise floor \
                  {noise_floor} (audio.noise_floor), the best of the training takes' top-1 as \
                  plain files ({floors_text}), and the noise gate {noise_gate} \
                  (audio.noise_gate), the best mean top-1 of those takes as they are and in a \
@@ -279,7 +310,7 @@ pub fn calibrate(
                  top-1 of the validation stills in every style ({framing_text})",
                 match options.score {
                     OpenSetScore::Cosine => "cosine similarity",
-                    OpenSetScore::Contrast =>
+                    OpenSetScore::Contrast | OpenSetScore::Typicality =>
                         "contrast (its cosine similarity minus the mean over the labels)",
                 },
                 100.0 * options.target,
@@ -307,6 +338,186 @@ pub fn calibrate(
     })();
     let _ = std::fs::remove_dir_all(&work);
     result
+}
+
+/// How many training inputs per modality the label Gaussians are fitted on (at most).
+const FIT_INPUTS: usize = 600;
+
+/// Fits each modality's label Gaussians on training inputs other than those the cuts are
+/// measured on: FSDD training takes not in `measured_takes` (centred in a window), MNIST
+/// train images before the probe-validation range as stills in every style and as clips.
+fn fit_gaussians(
+    product: &Product,
+    data: &AvDigits,
+    measured_takes: &[usize],
+    options: &CalibrateOptions,
+    work: &Path,
+    progress: &mut impl FnMut(&str),
+) -> Result<BTreeMap<String, LabelGaussians>, ProductError> {
+    let embed = |files: Vec<(PathBuf, usize)>, modality: &str| {
+        let mut samples = Vec::new();
+        for (path, digit) in files {
+            for z in product.window_embeddings(&path, modality)? {
+                samples.push((digit, z));
+            }
+        }
+        Ok::<_, ProductError>(samples)
+    };
+    let mut samples: BTreeMap<&str, Vec<(usize, Vec<f32>)>> = BTreeMap::new();
+    progress("label Gaussians: training takes");
+    let others: Vec<usize> = (0..data.recordings.len())
+        .filter(|&i| fsdd_pretrain(&data.recordings[i]) && !measured_takes.contains(&i))
+        .collect();
+    let takes = spread(&others, FIT_INPUTS);
+    let files = rows::write_takes(
+        product,
+        data,
+        &takes,
+        false,
+        Placement::Centred,
+        &work.join("fit-audio"),
+    )?;
+    samples.insert("audio", embed(files, "audio")?);
+    progress("label Gaussians: training stills");
+    let train: Vec<usize> = (0..MNIST_PROBE_VAL.start).collect();
+    let styles = rows::still_styles();
+    let images = spread(&train, FIT_INPUTS);
+    let mut stills = Vec::new();
+    for (k, (_, style)) in styles.iter().enumerate() {
+        // Each style its own share of the images.
+        let part: Vec<usize> = images
+            .iter()
+            .copied()
+            .skip(k)
+            .step_by(styles.len())
+            .collect();
+        let files = rows::write_stills(data, &part, *style, &work.join(format!("fit-still-{k}")))?;
+        stills.extend(embed(files, "image")?);
+    }
+    samples.insert("image", stills);
+    progress("label Gaussians: training clips");
+    let files = rows::write_clips(
+        product,
+        data,
+        &images,
+        &work.join("fit-clips"),
+        false,
+        options.seed ^ 0xF17,
+    )?;
+    samples.insert("video", embed(files, "video")?);
+    samples
+        .into_iter()
+        .map(|(m, s)| {
+            LabelGaussians::fit(&s, product.tagger.labels.len(), GAUSSIAN_SHRINK)
+                .map(|g| (m.to_string(), g))
+                .map_err(|problem| ProductError::Bundle {
+                    path: options.bundle.clone(),
+                    problem: format!("fitting the {m} label Gaussians: {problem}"),
+                })
+        })
+        .collect()
+}
+
+/// How far the Gaussians' covariance is shrunk toward its mean variance: barely, so that it
+/// always inverts.
+const GAUSSIAN_SHRINK: f64 = 0.01;
+
+/// The calibration's positives (training takes as they are and in a faint recording,
+/// validation stills in every style, validation clips) and its negatives, answered by the
+/// product as it is set now, every answer carrying a score of `kind`.
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    product: &Product,
+    data: &AvDigits,
+    takes: &[usize],
+    val: &[usize],
+    clips: &[(PathBuf, usize)],
+    options: &CalibrateOptions,
+    kind: OpenSetScore,
+    work: &Path,
+    progress: &mut impl FnMut(&str),
+) -> Result<(BTreeMap<&'static str, Vec<Row>>, Vec<NegativeRow>), ProductError> {
+    let dir = work.join(format!("measure-{kind:?}"));
+    let mut positives: BTreeMap<&'static str, Vec<Row>> = BTreeMap::new();
+    progress(&format!("positives by {kind:?}: training takes"));
+    for (k, placement) in [Placement::AsIs, IN_RECORDING].into_iter().enumerate() {
+        let mut row = Row::new("audio", "training takes", "audio");
+        rows::audio_row(
+            product,
+            data,
+            &mut row,
+            takes,
+            false,
+            placement,
+            None,
+            &dir.join(format!("a{k}")),
+        )?;
+        positives.entry("audio").or_default().push(row);
+    }
+    progress(&format!("positives by {kind:?}: validation stills"));
+    for (k, (_, style)) in rows::still_styles().into_iter().enumerate() {
+        let mut row = Row::new("image", "validation stills", "image");
+        rows::still_row(
+            product,
+            data,
+            &mut row,
+            val,
+            style,
+            &dir.join(format!("s{k}")),
+        )?;
+        positives.entry("image").or_default().push(row);
+    }
+    progress(&format!("positives by {kind:?}: validation clips"));
+    let mut row = Row::new("video", "validation clips", "video");
+    rows::clip_row(product, &mut row, clips)?;
+    positives.entry("video").or_default().push(row);
+    let negatives = rows::negative_rows(
+        product,
+        &options.data_dir,
+        Purpose::Calibration,
+        options.negatives_per_kind,
+        &dir.join("negatives"),
+        progress,
+    )?;
+    Ok((positives, negatives))
+}
+
+/// One modality's cut on scores of `kind`, and what it keeps and lets through.
+fn cut_for(
+    modality: &str,
+    kind: OpenSetScore,
+    positives: &BTreeMap<&'static str, Vec<Row>>,
+    negatives: &[NegativeRow],
+    target: f32,
+) -> Option<(f32, ModalityCalibration)> {
+    let of_modality = || negatives.iter().filter(|r| r.modality == modality);
+    // Inputs without an answer (silence the runtime skips) are never tagged.
+    let kinds: BTreeMap<String, Vec<f32>> = of_modality()
+        .map(|r| (r.kind.clone(), r.scores.clone()))
+        .collect();
+    let cut = choose_threshold(&kinds, target, kind)?;
+    let pos: Vec<(f32, bool)> = positives
+        .get(modality)
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r.scores.iter().copied())
+        .collect();
+    let kept = pos.iter().filter(|(s, right)| *right && *s >= cut).count();
+    let right = pos.iter().filter(|(_, right)| *right).count();
+    Some((
+        cut,
+        ModalityCalibration {
+            positives: pos.len(),
+            positives_kept: kept as f32 / right.max(1) as f32,
+            negatives: of_modality()
+                .map(|r| {
+                    let tagged = share_at_or_above(&r.scores, cut) * r.scores.len() as f32;
+                    (r.kind.clone(), (r.n, tagged / r.n.max(1) as f32))
+                })
+                .collect(),
+            kept_by_score: BTreeMap::new(),
+        },
+    ))
 }
 
 /// The candidate with the highest score; the first (the lower setting) on a tie.

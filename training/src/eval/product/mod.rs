@@ -186,19 +186,40 @@ impl Product {
         Ok(summary
             .best
             .iter()
-            .map(|(m, tag)| (*m, self.answer_of(tag)))
+            .map(|(m, tag)| (*m, self.answer_of(tag, m)))
             .collect())
     }
 
-    /// The best label of one embedding in the text space, as the tagger ranks it.
-    pub fn best(&self, z: &[f32]) -> Result<Answer, ProductError> {
-        let scores = self.tagger.scores(z).map_err(PipelineError::from)?;
-        let tags = self.tagger.top(&scores, "", 1, 0.0);
-        Ok(self.answer_of(tags.first().expect("a label set is never empty")))
+    /// The text-space embedding of every window of `path` in `modality` ("audio", "image",
+    /// "video"), read as `mmv tag` reads it.
+    pub fn window_embeddings(
+        &self,
+        path: &Path,
+        modality: &str,
+    ) -> Result<Vec<Vec<f32>>, ProductError> {
+        let mut clips = self.pipeline.open_for_tagging(path, &self.open, None)?;
+        let mut out = Vec::new();
+        while let Some(clip) = clips.next(0, false)? {
+            let e = match modality {
+                "audio" => &clip.audio,
+                "image" => &clip.image,
+                _ => &clip.video,
+            };
+            out.extend(e.as_ref().and_then(|e| e.vat.clone()));
+        }
+        Ok(out)
     }
 
-    /// A tag as an answer: its label's index and the open-set score the tagger's cuts apply to.
-    fn answer_of(&self, tag: &Tag) -> Answer {
+    /// The best label of one embedding of `modality` in the text space, as the tagger ranks it.
+    pub fn best(&self, z: &[f32], modality: &str) -> Result<Answer, ProductError> {
+        let scores = self.tagger.scores(z).map_err(PipelineError::from)?;
+        let tags = self.tagger.top(&scores, modality, 1, 0.0);
+        Ok(self.answer_of(tags.first().expect("a label set is never empty"), modality))
+    }
+
+    /// A tag as an answer: its label's index and the open-set score the modality's cut
+    /// applies to.
+    fn answer_of(&self, tag: &Tag, modality: &str) -> Answer {
         let label = self
             .tagger
             .labels
@@ -207,7 +228,7 @@ impl Product {
             .expect("a tag names one of the tagger's labels");
         Answer {
             label,
-            similarity: tag.open_score(self.tagger.score_kind()),
+            similarity: tag.open_score(self.tagger.score_kind(modality)),
         }
     }
 }
@@ -310,8 +331,8 @@ pub struct ProductEval {
     pub precision: String,
     /// The cuts used (the bundle's calibration), per modality.
     pub cuts: BTreeMap<String, f32>,
-    /// What the cuts apply to.
-    pub cut_score: mmv_runtime::open_set::OpenSetScore,
+    /// What each modality's cut applies to.
+    pub cut_scores: BTreeMap<String, mmv_runtime::open_set::OpenSetScore>,
     pub rows: Vec<Row>,
     pub search: Vec<SearchRow>,
     pub negatives: Vec<NegativeRow>,
@@ -341,8 +362,12 @@ pub fn run(
         };
         let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
         let cuts = mmv_runtime::open_set::OpenSet::from_json(&text).map_err(fail)?;
-        // The tagger scores with the file's kind of score, as a bundle carrying it would.
-        product.tagger = product.tagger.clone().with_score(cuts.score);
+        // The tagger scores with the file's kinds of score, as a bundle carrying it would.
+        product.tagger = product
+            .tagger
+            .clone()
+            .with_open_set(&cuts)
+            .map_err(|e| fail(e.to_string()))?;
         product.pipeline.bundle.manifest.open_set = Some(cuts);
     }
     let tmp;
@@ -354,9 +379,11 @@ pub fn run(
         }
     };
     let mut cuts = BTreeMap::new();
+    let mut cut_scores = BTreeMap::new();
     for m in mmv_runtime::open_set::MODALITIES {
         if let Some(c) = product.cut(m) {
             cuts.insert(m.to_string(), c);
+            cut_scores.insert(m.to_string(), product.tagger.score_kind(m));
         }
     }
     let data = rows::load_data(&product, &options.data_dir)?;
@@ -365,7 +392,7 @@ pub fn run(
         version: product.pipeline.bundle.manifest.version.clone(),
         precision: options.precision.name().into(),
         cuts,
-        cut_score: product.tagger.score_kind(),
+        cut_scores,
         rows: Vec::new(),
         search: Vec::new(),
         negatives: Vec::new(),

@@ -42,15 +42,12 @@ pub fn markdown(evals: &[ProductEval], command: &str) -> String {
         let cuts: Vec<String> = first
             .cuts
             .iter()
-            .map(|(m, c)| format!("{m} {c:.3}"))
+            .map(|(m, c)| {
+                let kind = first.cut_scores.get(m).copied().unwrap_or_default();
+                format!("{m} {c:.3} on the {}", score_name(kind))
+            })
             .collect();
-        let score = match first.cut_score {
-            OpenSetScore::Cosine => "best-label cosine",
-            OpenSetScore::Contrast => {
-                "best-label contrast: its cosine minus the mean cosine over the labels"
-            }
-        };
-        let _ = writeln!(s, "Cuts ({score}): {}.\n", cuts.join(", "));
+        let _ = writeln!(s, "Cuts: {}.\n", cuts.join("; "));
     }
     let _ = writeln!(s, "| group | input | n | {} |", precisions.join(" | "));
     let _ = writeln!(
@@ -214,4 +211,17 @@ pub fn write_all(evals: &[ProductEval], dir: &Path, command: &str) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// What a kind of open-set score is, in words.
+fn score_name(kind: OpenSetScore) -> &'static str {
+    match kind {
+        OpenSetScore::Cosine => "best label's cosine",
+        OpenSetScore::Contrast => {
+            "best label's contrast (its cosine minus the mean cosine over the labels)"
+        }
+        OpenSetScore::Typicality => {
+            "typicality (minus the smallest squared Mahalanobis distance to a digit's training embeddings, per dimension)"
+        }
+    }
 }

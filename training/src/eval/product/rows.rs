@@ -69,10 +69,28 @@ pub fn audio_row(
     stride_s: Option<f64>,
     dir: &Path,
 ) -> Result<(), ProductError> {
+    for (path, digit) in write_takes(product, data, takes, heldout, placement, dir)? {
+        let a = product.answer(&path, stride_s)?;
+        row.add(a.get("audio"), digit, product.cut("audio"));
+    }
+    Ok(())
+}
+
+/// FSDD takes (indices into `data.recordings`, or held-out takes when `heldout`) as WAV files
+/// placed as `placement` (as they are: the data's own files), with their digits.
+pub fn write_takes(
+    product: &Product,
+    data: &AvDigits,
+    takes: &[usize],
+    heldout: bool,
+    placement: Placement,
+    dir: &Path,
+) -> Result<Vec<(PathBuf, usize)>, ProductError> {
     mkdir(dir)?;
     let window = product.pipeline.bundle.manifest.audio.window_samples;
     let rate = product.pipeline.bundle.manifest.audio.logmel.sample_rate;
     let mut rng = StdRng::seed_from_u64(0xA0D10 ^ takes.len() as u64);
+    let mut out = Vec::with_capacity(takes.len());
     for &t in takes {
         let (rec, wave) = if heldout {
             (&data.heldout[t], data.heldout_waveform(t))
@@ -105,10 +123,9 @@ pub fn audio_row(
                 p
             }
         };
-        let a = product.answer(&path, stride_s)?;
-        row.add(a.get("audio"), rec.digit as usize, product.cut("audio"));
+        out.push((path, rec.digit as usize));
     }
-    Ok(())
+    Ok(out)
 }
 
 /// How a still is written.
@@ -130,9 +147,24 @@ pub fn still_row(
     style: StillStyle,
     dir: &Path,
 ) -> Result<(), ProductError> {
+    for (path, digit) in write_stills(data, images, style, dir)? {
+        let a = product.answer(&path, None)?;
+        row.add(a.get("image"), digit, product.cut("image"));
+    }
+    Ok(())
+}
+
+/// MNIST images written as stills in `style` (PNG, or JPEG when blurred), with their digits.
+pub fn write_stills(
+    data: &AvDigits,
+    images: &[usize],
+    style: StillStyle,
+    dir: &Path,
+) -> Result<Vec<(PathBuf, usize)>, ProductError> {
     mkdir(dir)?;
     let m = &data.mnist;
     let mut rng = StdRng::seed_from_u64(0x571 ^ images.len() as u64);
+    let mut out = Vec::with_capacity(images.len());
     for &i in images {
         let digit = Gray {
             width: m.cols,
@@ -163,10 +195,9 @@ pub fn still_row(
             write_png(&p, &img)?;
             p
         };
-        let a = product.answer(&path, None)?;
-        row.add(a.get("image"), m.labels[i] as usize, product.cut("image"));
+        out.push((path, m.labels[i] as usize));
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Writes the Moving-MNIST clip of each image (one window at the model's rate) as Y4M, and
@@ -676,7 +707,10 @@ pub fn negative_rows(
                         _ => clip.video.as_ref(),
                     }
                     .and_then(|e| e.vat.clone());
-                    answers.push((clip.start_s, z.map(|z| product.best(&z)).transpose()?));
+                    answers.push((
+                        clip.start_s,
+                        z.map(|z| product.best(&z, modality)).transpose()?,
+                    ));
                 }
                 // The halves by the file's own duration, known once every clip was read.
                 let half = clips.duration_s().unwrap_or(0.0) / 2.0;
