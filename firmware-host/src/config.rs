@@ -261,6 +261,12 @@ pub struct TaggingConfig {
     /// probability: that is now `min_probability`; an old value loads as a cut, and
     /// `--check-config` says so.)
     pub threshold: Option<f32>,
+    /// An open-set calibration to tag with instead of the bundle's own (as `mmv tag
+    /// --open-set`), e.g. the `open-set-calibration.json` shipped beside a bundle whose
+    /// default is to always answer: its per-modality cuts, kinds of score and label Gaussians.
+    /// Used for tag lines, events, the web page and search marks alike. `threshold` still
+    /// replaces its cuts when both are set.
+    pub open_set: Option<std::path::PathBuf>,
     /// Lowest softmax probability over the labels for a tag to be listed (0 to 1). It ranks
     /// labels but cannot say "none": the softmax always sums to one.
     #[serde(default)]
@@ -290,6 +296,7 @@ impl Default for TaggingConfig {
         Self {
             top_k: 3,
             threshold: None,
+            open_set: None,
             min_probability: 0.0,
             image_every: 1,
             clips: true,

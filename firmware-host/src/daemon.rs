@@ -54,6 +54,9 @@ pub enum DaemonError {
     Labels(Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// `tagging.open_set` names a file that is not an open-set calibration.
+    #[error("tagging.open_set {path}: {problem}")]
+    OpenSet { path: String, problem: String },
     #[error(transparent)]
     Display(#[from] DisplayError),
     /// The `[http]` or `[mqtt]` section could not start.
@@ -107,7 +110,8 @@ pub fn open_bundle(config: &Config) -> Result<Pipeline, DaemonError> {
         threads: config.bundle.threads,
         encoders: None,
     };
-    let bundle = Bundle::open(&config.bundle.dir, &options)?;
+    let mut bundle = Bundle::open(&config.bundle.dir, &options)?;
+    use_open_set_file(&mut bundle, config)?;
     tracing::info!(
         bundle = %config.bundle.dir.display(),
         name = %bundle.manifest.name,
@@ -118,6 +122,23 @@ pub fn open_bundle(config: &Config) -> Result<Pipeline, DaemonError> {
         "bundle opened"
     );
     Ok(Pipeline::new(bundle))
+}
+
+/// With `tagging.open_set`: that calibration replaces the bundle's own, so that every part
+/// of the daemon that tags (tag lines, events, the web page, search marks) uses it.
+fn use_open_set_file(bundle: &mut Bundle, config: &Config) -> Result<(), DaemonError> {
+    let Some(path) = &config.tagging.open_set else {
+        return Ok(());
+    };
+    let fail = |problem: String| DaemonError::OpenSet {
+        path: path.display().to_string(),
+        problem,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let set = mmv_runtime::open_set::OpenSet::from_json(&text)
+        .map_err(|e| fail(format!("not an open-set calibration: {e}")))?;
+    bundle.manifest.open_set = Some(set);
+    Ok(())
 }
 
 /// The index for a configuration: the runtime's SQLite index at `index.path` (the file
@@ -205,7 +226,11 @@ fn describe_cuts(cut: impl Fn(&str) -> Option<f32>, config: &Config) -> String {
              not calibrated, see mmv-train calibrate-tags): every output names its best label"
             .into(),
         None => format!(
-            "open-set cuts (the bundle's calibrated cosine cuts): {}",
+            "open-set cuts ({}): {}",
+            match &config.tagging.open_set {
+                Some(p) => format!("calibrated, from tagging.open_set {}", p.display()),
+                None => "the bundle's calibrated cuts".into(),
+            },
             cuts.join(", ")
         ),
     }
@@ -550,7 +575,8 @@ pub fn check_config(path: &Path) -> Result<Vec<String>, DaemonError> {
         threads: 1,
         encoders: Some(Vec::new()),
     };
-    let bundle = Bundle::open(&config.bundle.dir, &options)?;
+    let mut bundle = Bundle::open(&config.bundle.dir, &options)?;
+    use_open_set_file(&mut bundle, &config)?;
     let m = &bundle.manifest;
     let why = match config.precision() {
         Some(_) => "chosen in the configuration",

@@ -195,6 +195,26 @@ fn check_config_says_which_cuts_and_event_rules_apply() {
     let lines = check_config(&path).expect("valid").join("\n");
     assert!(lines.contains("open-set cuts"), "{lines}");
     assert!(lines.contains("; not written"), "{lines}");
+    // `tagging.open_set`: a calibration file replaces the bundle's cuts.
+    let cal = dir.path().join("open-set.json");
+    std::fs::write(
+        &cal,
+        r#"{"thresholds": {"audio": 0.25, "video": 0.5}, "score": "contrast", "method": "by hand",
+            "labels": "avdigits", "target_negative_rate": 0.01, "made_by": "this test"}"#,
+    )
+    .expect("calibration");
+    let with_file = format!("{base}[tagging]\nopen_set = \"{}\"\n", cal.display());
+    std::fs::write(&path, &with_file).expect("config");
+    let lines = check_config(&path).expect("valid").join("\n");
+    assert!(
+        lines.contains(&format!("calibrated, from tagging.open_set {}", cal.display())),
+        "{lines}"
+    );
+    assert!(lines.contains("audio 0.250"), "{lines}");
+    // A file that is not a calibration is refused, by name.
+    std::fs::write(&cal, r#"{"thresholds": {"smell": 0.1}}"#).expect("bad calibration");
+    let e = check_config(&path).expect_err("not a calibration").to_string();
+    assert!(e.contains("tagging.open_set") && e.contains("open-set.json"), "{e}");
 }
 
 #[test]
