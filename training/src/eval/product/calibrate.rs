@@ -22,6 +22,7 @@ use mmv_runtime::open_set::{
 
 use super::rows::{self, Placement, spread};
 use super::{NegativeRow, Product, ProductError, Purpose, Row};
+use mmv_runtime::pipeline::PipelineError;
 use crate::data::AvDigits;
 use crate::data::splits::{MNIST_PROBE_VAL, fsdd_pretrain};
 
@@ -354,12 +355,22 @@ fn fit_gaussians(
     work: &Path,
     progress: &mut impl FnMut(&str),
 ) -> Result<BTreeMap<String, LabelGaussians>, ProductError> {
+    // Per file, the window `mmv tag` answers from (its best label's contrast the highest):
+    // a window that holds half a word or only the padding around it is not what a digit's
+    // input looks like.
     let embed = |files: Vec<(PathBuf, usize)>, modality: &str| {
         let mut samples = Vec::new();
         for (path, digit) in files {
+            let mut best: Option<(f32, Vec<f32>)> = None;
             for z in product.window_embeddings(&path, modality)? {
-                samples.push((digit, z));
+                let s = product.tagger.scores(&z).map_err(PipelineError::from)?;
+                let top = product.tagger.top(&s, modality, 1, 0.0);
+                let contrast = top.first().map_or(f32::MIN, |t| t.contrast);
+                if best.as_ref().is_none_or(|(c, _)| contrast > *c) {
+                    best = Some((contrast, z));
+                }
             }
+            samples.extend(best.map(|(_, z)| (digit, z)));
         }
         Ok::<_, ProductError>(samples)
     };
