@@ -497,6 +497,7 @@ fn score(
             score: 1.0,
             similarity: l.similarity,
             contrast: 0.0,
+            typicality: None,
             present,
         };
         feed(l.start_s, l.end_s, std::slice::from_ref(&tag), &mut records);

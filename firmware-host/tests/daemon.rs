@@ -207,14 +207,22 @@ fn check_config_says_which_cuts_and_event_rules_apply() {
     std::fs::write(&path, &with_file).expect("config");
     let lines = check_config(&path).expect("valid").join("\n");
     assert!(
-        lines.contains(&format!("calibrated, from tagging.open_set {}", cal.display())),
+        lines.contains(&format!(
+            "calibrated, from tagging.open_set {}",
+            cal.display()
+        )),
         "{lines}"
     );
     assert!(lines.contains("audio 0.250"), "{lines}");
     // A file that is not a calibration is refused, by name.
     std::fs::write(&cal, r#"{"thresholds": {"smell": 0.1}}"#).expect("bad calibration");
-    let e = check_config(&path).expect_err("not a calibration").to_string();
-    assert!(e.contains("tagging.open_set") && e.contains("open-set.json"), "{e}");
+    let e = check_config(&path)
+        .expect_err("not a calibration")
+        .to_string();
+    assert!(
+        e.contains("tagging.open_set") && e.contains("open-set.json"),
+        "{e}"
+    );
 }
 
 #[test]

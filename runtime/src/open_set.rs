@@ -190,7 +190,8 @@ fn invert_spd(a: &[f64], dim: usize) -> Option<Vec<f64>> {
             let s: f64 = (0..j).map(|k| l[i * dim + k] * l[j * dim + k]).sum();
             if i == j {
                 let v = a[i * dim + i] - s;
-                if !(v > 0.0) {
+                // Not positive (or NaN): not positive definite.
+                if v.is_nan() || v <= 0.0 {
                     return None;
                 }
                 l[i * dim + i] = v.sqrt();

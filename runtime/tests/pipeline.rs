@@ -298,12 +298,21 @@ fn search_hits_are_marked_only_against_cosine_cuts() {
         target_negative_rate: 0.01,
         made_by: "test".into(),
         calibration: Default::default(),
+        modality_scores: Default::default(),
+        gaussians: Default::default(),
     };
     p.bundle.manifest.open_set = Some(open_set.clone());
     assert_eq!(p.below_cut(&text, Modality::Video, 0.1), Some(true));
     assert_eq!(p.below_cut(&text, Modality::Video, 0.5), Some(false));
     assert_eq!(p.below_cut(&image, Modality::Video, 0.1), None);
     open_set.score = OpenSetScore::Contrast;
+    p.bundle.manifest.open_set = Some(open_set.clone());
+    assert_eq!(p.below_cut(&text, Modality::Video, 0.1), None);
+    // Nor does a cut on typicality, where a modality has one on a cosine base.
+    open_set.score = OpenSetScore::Cosine;
+    open_set
+        .modality_scores
+        .insert("video".into(), OpenSetScore::Typicality);
     p.bundle.manifest.open_set = Some(open_set);
     assert_eq!(p.below_cut(&text, Modality::Video, 0.1), None);
 }
@@ -320,6 +329,7 @@ fn a_files_answer_is_the_window_whose_label_stands_out_most() {
         score: 0.5,
         similarity,
         contrast,
+        typicality: None,
         present: true,
     };
     let window = |t: Tag| ClipTags {

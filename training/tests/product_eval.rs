@@ -48,6 +48,7 @@ fn product_path_rows_and_a_calibrated_bundle_that_abstains() {
             data_dir: data.clone(),
             per_row: 10,
             negatives_per_kind: 4,
+            fit_inputs: 60,
             target: 0.25,
             score: mmv_runtime::open_set::OpenSetScore::Contrast,
             seed: 0,
@@ -107,6 +108,23 @@ fn product_path_rows_and_a_calibrated_bundle_that_abstains() {
     for m in ["audio", "image", "video", "fused"] {
         assert!(cal.threshold(m).is_some(), "no cut for {m}: {cal:?}");
     }
+    // Each modality tried both kinds of score and kept the one that kept more right answers;
+    // a modality scored by typicality carries its label Gaussians, one mean per digit.
+    for (m, c) in &cal.calibration {
+        assert_eq!(c.kept_by_score.len(), 2, "{m}: {:?}", c.kept_by_score);
+        let kind = format!("{:?}", cal.score_of(m)).to_lowercase();
+        let best = c.kept_by_score.values().copied().fold(f32::MIN, f32::max);
+        assert_eq!(c.kept_by_score[&kind], best, "{m}: {:?}", c.kept_by_score);
+        assert_eq!(c.positives_kept, best);
+        if cal.score_of(m) == mmv_runtime::open_set::OpenSetScore::Typicality {
+            assert_eq!(cal.gaussians[m].means.len(), 10);
+            assert!(cal.gaussians[m].samples >= 10);
+        }
+    }
+    assert_eq!(
+        mmv_runtime::open_set::OpenSet::from_json(&manifest["open_set"].to_string()).unwrap(),
+        cal
+    );
     for (m, c) in &cal.calibration {
         for (kind, (n, share)) in &c.negatives {
             assert!(*n > 0, "{m}/{kind}");

@@ -88,6 +88,7 @@ mod tests {
             score: 0.5,
             similarity: 0.3,
             contrast: 0.0,
+            typicality: None,
             present: true,
         }];
         let rec = TagRecord {

@@ -391,6 +391,7 @@ mod tests {
                     score: 0.5,
                     similarity: 0.4 + i as f32 / 100.0,
                     contrast: 0.0,
+                    typicality: None,
                     present: true,
                 })
                 .collect();
@@ -524,6 +525,7 @@ mod tests {
             score: 0.9,
             similarity: 0.1,
             contrast: 0.0,
+            typicality: None,
             present: false,
         }];
         for i in 0..10 {
@@ -553,6 +555,7 @@ mod tests {
             score: 1.0,
             similarity: 1.0,
             contrast: 0.0,
+            typicality: None,
             present: true,
         }];
         let w = |t: f64| Window {

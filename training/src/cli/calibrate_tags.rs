@@ -25,13 +25,19 @@ pub struct CalibrateTagsArgs {
     /// Negative inputs per kind.
     #[arg(long, default_value_t = 100)]
     negatives_per_kind: usize,
+    /// Training inputs per modality (FSDD takes, MNIST stills, clips; none of those the cuts
+    /// are measured on) that the typicality score's label Gaussians are fitted on.
+    #[arg(long, default_value_t = 600)]
+    fit_inputs: usize,
     /// The most each negative kind may be tagged on the calibration data (0 to 1). Below the
     /// 2 % that the evaluation allows, as a margin for the evaluation set's other inputs.
     #[arg(long, default_value_t = 0.01)]
     target: f32,
-    /// What the cuts apply to: `contrast`, the best label's cosine minus the mean cosine over
-    /// the labels (how far it stands out: letters and non-digit words resemble every digit a
-    /// little), or `cosine`, the best label's cosine similarity.
+    /// The base kind of score the cuts apply to: `contrast`, the best label's cosine minus the
+    /// mean cosine over the labels (how far it stands out: letters and non-digit words resemble
+    /// every digit a little), or `cosine`, the best label's cosine similarity. Each modality
+    /// is also scored by typicality (how close its embedding lies to a digit's training
+    /// inputs) and keeps whichever of the two keeps more right answers at `--target`.
     #[arg(long, value_enum, default_value_t = Score::Contrast)]
     score: Score,
     #[arg(long, default_value_t = 0)]
@@ -61,6 +67,7 @@ pub fn run(args: CalibrateTagsArgs) -> anyhow::Result<()> {
         data_dir,
         per_row: args.per_row,
         negatives_per_kind: args.negatives_per_kind,
+        fit_inputs: args.fit_inputs,
         target: args.target,
         score: match args.score {
             Score::Contrast => OpenSetScore::Contrast,
@@ -68,10 +75,11 @@ pub fn run(args: CalibrateTagsArgs) -> anyhow::Result<()> {
         },
         seed: args.seed,
         command: format!(
-            "mmv-train calibrate-tags --bundle {} --per-row {} --negatives-per-kind {} --target {} --score {}",
+            "mmv-train calibrate-tags --bundle {} --per-row {} --negatives-per-kind {} --fit-inputs {} --target {} --score {}",
             args.bundle.display(),
             args.per_row,
             args.negatives_per_kind,
+            args.fit_inputs,
             args.target,
             match args.score {
                 Score::Contrast => "contrast",

@@ -22,9 +22,9 @@ use mmv_runtime::open_set::{
 
 use super::rows::{self, Placement, spread};
 use super::{NegativeRow, Product, ProductError, Purpose, Row};
-use mmv_runtime::pipeline::PipelineError;
 use crate::data::AvDigits;
 use crate::data::splits::{MNIST_PROBE_VAL, fsdd_pretrain};
+use mmv_runtime::pipeline::PipelineError;
 
 #[derive(Clone, Debug)]
 pub struct CalibrateOptions {
@@ -33,6 +33,8 @@ pub struct CalibrateOptions {
     /// In-domain inputs per row (takes, images, clips).
     pub per_row: usize,
     pub negatives_per_kind: usize,
+    /// Training inputs per modality the typicality's label Gaussians are fitted on.
+    pub fit_inputs: usize,
     /// The most each negative kind may be tagged on the calibration data.
     pub target: f32,
     /// What the cuts apply to: the best label's cosine or its contrast.
@@ -341,9 +343,6 @@ pub fn calibrate(
     result
 }
 
-/// How many training inputs per modality the label Gaussians are fitted on (at most).
-const FIT_INPUTS: usize = 600;
-
 /// Fits each modality's label Gaussians on training inputs other than those the cuts are
 /// measured on: FSDD training takes not in `measured_takes` (centred in a window), MNIST
 /// train images before the probe-validation range as stills in every style and as clips.
@@ -379,7 +378,7 @@ fn fit_gaussians(
     let others: Vec<usize> = (0..data.recordings.len())
         .filter(|&i| fsdd_pretrain(&data.recordings[i]) && !measured_takes.contains(&i))
         .collect();
-    let takes = spread(&others, FIT_INPUTS);
+    let takes = spread(&others, options.fit_inputs);
     let files = rows::write_takes(
         product,
         data,
@@ -392,7 +391,7 @@ fn fit_gaussians(
     progress("label Gaussians: training stills");
     let train: Vec<usize> = (0..MNIST_PROBE_VAL.start).collect();
     let styles = rows::still_styles();
-    let images = spread(&train, FIT_INPUTS);
+    let images = spread(&train, options.fit_inputs);
     let mut stills = Vec::new();
     for (k, (_, style)) in styles.iter().enumerate() {
         // Each style its own share of the images.
@@ -433,6 +432,9 @@ fn fit_gaussians(
 /// always inverts.
 const GAUSSIAN_SHRINK: f64 = 0.01;
 
+/// Per modality, the in-domain rows a cut is measured on.
+type Positives = BTreeMap<&'static str, Vec<Row>>;
+
 /// The calibration's positives (training takes as they are and in a faint recording,
 /// validation stills in every style, validation clips) and its negatives, answered by the
 /// product as it is set now, every answer carrying a score of `kind`.
@@ -447,9 +449,9 @@ fn measure(
     kind: OpenSetScore,
     work: &Path,
     progress: &mut impl FnMut(&str),
-) -> Result<(BTreeMap<&'static str, Vec<Row>>, Vec<NegativeRow>), ProductError> {
+) -> Result<(Positives, Vec<NegativeRow>), ProductError> {
     let dir = work.join(format!("measure-{kind:?}"));
-    let mut positives: BTreeMap<&'static str, Vec<Row>> = BTreeMap::new();
+    let mut positives = Positives::new();
     progress(&format!("positives by {kind:?}: training takes"));
     for (k, placement) in [Placement::AsIs, IN_RECORDING].into_iter().enumerate() {
         let mut row = Row::new("audio", "training takes", "audio");
@@ -497,7 +499,7 @@ fn measure(
 fn cut_for(
     modality: &str,
     kind: OpenSetScore,
-    positives: &BTreeMap<&'static str, Vec<Row>>,
+    positives: &Positives,
     negatives: &[NegativeRow],
     target: f32,
 ) -> Option<(f32, ModalityCalibration)> {
