@@ -4,15 +4,16 @@
 //! ```sh
 //! cargo run -p mmv-host --example event_rules -- --data ../shared/data \
 //!     --bundle models/avdigits-fac-s3d --minutes 20 --seeds 1,2,3 [--audio-hop 0.4] [--cut 0.45] \
-//!     [--longest 10] [--rows 8]
+//!     [--longest 10] [--rows 8] [--open-set FILE]
 //! ```
 //!
 //! 1. Writes AV-Digits-like footage (a Y4M at 10 fps and a 16 kHz WAV): test-split MNIST digits
 //!    (images 8000..) moving and bouncing on a 64x64 canvas for 2 to 10 s each (`--longest`),
 //!    each spoken once meanwhile by an FSDD test take (takes 0-4), between 1 to 4 s of something
 //!    else (an empty canvas, pixel noise or moving bars; silence, white noise or a tone).
-//!    Presence is scored three ways: an ideal cut (present while a digit is there), `--cut`,
-//!    and no cut.
+//!    Presence is scored three or four ways: an ideal cut (present while a digit is there),
+//!    `--cut`, an open-set calibration's own cuts and kinds of score (`--open-set FILE`, e.g. the
+//!    one shipped beside a bundle: contrast or typicality per modality), and no cut.
 //! 2. Replays it through the daemon (`daemon::run`, the bundle at fp32, file sources, every
 //!    frame through the image network, clips, audio windows) with the best label of every
 //!    window on its tag line (`threshold = -1`, `top_k = 1`).
@@ -36,6 +37,7 @@ use mmv_host::outputs::events_jsonl::{EndReason, EventRecord, Phase};
 use mmv_host::pipeline::events::{Events, Rule, Rules, Window};
 use mmv_runtime::audio::{read_wav, resample};
 use mmv_runtime::ingest::y4m::Y4mWriter;
+use mmv_runtime::open_set::{OpenSet, OpenSetScore};
 use mmv_runtime::tag::{AVDIGITS_LABELS, Tag};
 
 const FPS: u32 = 10;
@@ -72,6 +74,9 @@ struct Args {
     seeds: Vec<u64>,
     audio_hop: Option<f32>,
     cut: Option<f32>,
+    /// An open-set calibration whose cuts decide presence (its Gaussians give each window's
+    /// typicality).
+    open_set: Option<PathBuf>,
     /// Longest a digit is shown, in seconds.
     longest: f64,
     /// Rules listed per table (the best; (1, 1) and the default are always listed).
@@ -86,6 +91,7 @@ fn args() -> anyhow::Result<Args> {
         seeds: vec![1],
         audio_hop: None,
         cut: None,
+        open_set: None,
         longest: 10.0,
         rows: 8,
     };
@@ -104,6 +110,7 @@ fn args() -> anyhow::Result<Args> {
             }
             "--audio-hop" => a.audio_hop = Some(value()?.parse()?),
             "--cut" => a.cut = Some(value()?.parse()?),
+            "--open-set" => a.open_set = Some(value()?.into()),
             "--longest" => a.longest = value()?.parse()?,
             "--rows" => a.rows = value()?.parse()?,
             other => bail!("unknown argument {other}"),
@@ -320,12 +327,26 @@ struct Line {
     end_s: f64,
     label: String,
     similarity: f32,
+    contrast: f32,
+    /// Present when the replay ran with an open-set calibration that scores this modality
+    /// by typicality.
+    typicality: Option<f32>,
+    modality: Modality,
 }
 
 fn replay(a: &Args, dir: &Path) -> anyhow::Result<BTreeMap<Modality, Vec<Line>>> {
     let hop = a
         .audio_hop
         .map_or(String::new(), |h| format!("audio_hop_s = {h}\n"));
+    // The calibration's Gaussians, for each window's typicality (`threshold = -1` still
+    // writes every window's best label).
+    let open_set = match &a.open_set {
+        Some(p) => format!(
+            "open_set = {:?}\n",
+            std::path::absolute(p)?.display().to_string()
+        ),
+        None => String::new(),
+    };
     let config = format!(
         r#"
 [bundle]
@@ -342,7 +363,7 @@ file = "labels.txt"
 [tagging]
 top_k = 1
 threshold = -1.0
-{hop}
+{hop}{open_set}
 [events]
 enabled = false
 [outputs]
@@ -378,6 +399,9 @@ framebuffer = "off"
             end_s: v["end_s"].as_f64().unwrap_or(0.0),
             label: t["label"].as_str().unwrap_or("").to_string(),
             similarity: t["similarity"].as_f64().unwrap_or(-1.0) as f32,
+            contrast: t["contrast"].as_f64().unwrap_or(-2.0) as f32,
+            typicality: t["typicality"].as_f64().map(|x| x as f32),
+            modality: m,
         });
     }
     for lines in out.values_mut() {
@@ -426,6 +450,9 @@ enum Presence {
     Best,
     /// At this cosine similarity or above.
     Cut(f32),
+    /// At an open-set calibration's cut or above, on its kind of score for the modality
+    /// (image, clip, audio).
+    Calibrated([(OpenSetScore, f32); 3]),
     /// When a digit is there (shown, or said) for at least half the window or half the digit:
     /// what a perfect open-set cut would do; the label stays the model's.
     Ideal,
@@ -436,6 +463,10 @@ impl Presence {
         match self {
             Self::Best => "no cut (every window's best label)".into(),
             Self::Cut(c) => format!("cut {c}"),
+            Self::Calibrated(c) => format!(
+                "the open-set calibration's cuts (image {:?} {}, clip {:?} {}, audio {:?} {})",
+                c[0].0, c[0].1, c[1].0, c[1].1, c[2].0, c[2].1
+            ),
             Self::Ideal => "ideal cut (present exactly while a digit is there)".into(),
         }
     }
@@ -444,6 +475,19 @@ impl Presence {
         match self {
             Self::Best => true,
             Self::Cut(c) => l.similarity >= c,
+            Self::Calibrated(c) => {
+                let (kind, cut) = c[match l.modality {
+                    Modality::Image => 0,
+                    Modality::Clip => 1,
+                    Modality::Audio => 2,
+                }];
+                let score = match kind {
+                    OpenSetScore::Cosine => l.similarity,
+                    OpenSetScore::Contrast => l.contrast,
+                    OpenSetScore::Typicality => l.typicality.unwrap_or(f32::NEG_INFINITY),
+                };
+                score >= cut
+            }
             Self::Ideal => truth.iter().any(|t| {
                 let overlap = t.end.min(l.end_s) - t.start.max(l.start_s);
                 let need = 0.5 * (l.end_s - l.start_s).min(t.end - t.start);
@@ -563,6 +607,23 @@ fn main() -> anyhow::Result<()> {
     let modalities = [Modality::Image, Modality::Clip, Modality::Audio];
     let mut settings = vec![Presence::Ideal];
     settings.extend(a.cut.map(Presence::Cut));
+    if let Some(path) = &a.open_set {
+        let set = OpenSet::from_json(
+            &std::fs::read_to_string(path).with_context(|| path.display().to_string())?,
+        )
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let of = |key: &str| -> anyhow::Result<(OpenSetScore, f32)> {
+            let cut = set
+                .threshold(key)
+                .with_context(|| format!("{}: no cut for {key}", path.display()))?;
+            Ok((set.score_of(key), cut))
+        };
+        settings.push(Presence::Calibrated([
+            of("image")?,
+            of("video")?,
+            of("audio")?,
+        ]));
+    }
     settings.push(Presence::Best);
     let mut tallies: Vec<Tally> = modalities.iter().map(|_| Tally::default()).collect();
     let mut digits = 0;

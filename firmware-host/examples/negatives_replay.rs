@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo run -p mmv-host --example negatives_replay -- --bundle models/avdigits-fac-tsm-robust \
 //!     [--open-set models/avdigits-fac-tsm-robust/open-set-calibration.json] [--minutes 60] \
-//!     [--seed 1] [--precision fp32]
+//!     [--seed 1] [--precision fp32] [--keep DIR]
 //! ```
 //!
 //! 1. Writes MINUTES of a camera (Y4M, 64x64 at 10 fps) and a microphone (16 kHz WAV) where
@@ -15,7 +15,8 @@
 //!    takes them, every frame through the image network, clips, audio windows, the default
 //!    event rules) with `tagging.open_set` set to the calibration file when given (else the
 //!    bundle's own cuts, if any).
-//! 3. Prints, per modality, the windows tagged with a digit and the events started.
+//! 3. Prints, per modality, the windows tagged with a digit and the events started (and, with
+//!    `--keep`, leaves the media, the configuration and the daemon's output in DIR).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,7 @@ struct Args {
     minutes: f64,
     seed: u64,
     precision: String,
+    keep: Option<PathBuf>,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -52,6 +54,7 @@ fn args() -> anyhow::Result<Args> {
         minutes: 60.0,
         seed: 1,
         precision: "fp32".into(),
+        keep: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -62,6 +65,7 @@ fn args() -> anyhow::Result<Args> {
             "--minutes" => a.minutes = value()?.parse()?,
             "--seed" => a.seed = value()?.parse()?,
             "--precision" => a.precision = value()?,
+            "--keep" => a.keep = Some(value()?.into()),
             other => bail!("unknown argument {other:?} (see the example's header)"),
         }
     }
@@ -143,8 +147,8 @@ fn write_media(a: &Args, dir: &Path) -> anyhow::Result<f64> {
                 let mut phase = 0.0f64;
                 let n = span.len().max(1) as f64;
                 for (i, s) in span.iter_mut().enumerate() {
-                    phase += std::f64::consts::TAU * (f0 + (f1 - f0) * i as f64 / n)
-                        / f64::from(RATE);
+                    phase +=
+                        std::f64::consts::TAU * (f0 + (f1 - f0) * i as f64 / n) / f64::from(RATE);
                     *s = amp * phase.sin() as f32;
                 }
             }
@@ -183,7 +187,11 @@ fn write_media(a: &Args, dir: &Path) -> anyhow::Result<f64> {
         let n = ((rng.range(1.0, 6.0) * f64::from(FPS)) as usize).min(frames - f);
         let kind = rng.pick(4);
         let level = rng.pick(256) as u8;
-        let (cx, cy, r) = (rng.range(0.0, 64.0), rng.range(0.0, 64.0), rng.range(6.0, 24.0));
+        let (cx, cy, r) = (
+            rng.range(0.0, 64.0),
+            rng.range(0.0, 64.0),
+            rng.range(6.0, 24.0),
+        );
         let (vx, vy) = (rng.range(-1.5, 1.5), rng.range(-1.5, 1.5));
         let square = rng.pick(2) == 0;
         for k in 0..n {
@@ -224,10 +232,19 @@ fn write_media(a: &Args, dir: &Path) -> anyhow::Result<f64> {
 fn main() -> anyhow::Result<()> {
     let a = args()?;
     let tmp = tempfile::tempdir()?;
-    let dir = tmp.path();
+    let dir = match &a.keep {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| d.display().to_string())?;
+            d.as_path()
+        }
+        None => tmp.path(),
+    };
     let seconds = write_media(&a, dir)?;
     let open_set = match &a.open_set {
-        Some(p) => format!("open_set = {:?}\n", std::path::absolute(p)?.display().to_string()),
+        Some(p) => format!(
+            "open_set = {:?}\n",
+            std::path::absolute(p)?.display().to_string()
+        ),
         None => String::new(),
     };
     let config = format!(

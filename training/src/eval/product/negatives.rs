@@ -6,7 +6,7 @@
 //!
 //! Kinds, as the open-set issue lists them: silence and noises, tones, non-digit speech
 //! (espeak-ng), the footage's soundtrack; letters (no digit look-alikes: O, I, l, S, Z, B, G, q
-//! and the like are left out) and shapes, blank and noise images; blank, noise, letter and
+//! and the like are left out) and shapes, blank and noise images; blank, noise, letter, shape and
 //! footage clips.
 
 use std::path::{Path, PathBuf};
@@ -224,7 +224,7 @@ pub fn stills(
     Ok(out)
 }
 
-/// Clip negatives: blank, noise and moving-letter clips (Y4M at the model's rate).
+/// Clip negatives: blank, noise, moving-letter and moving-shape clips (Y4M at the model's rate).
 pub fn clips(
     dir: &Path,
     purpose: Purpose,
@@ -236,7 +236,7 @@ pub fn clips(
     let mut out = Vec::new();
     let side = 64;
     for i in 0..counts.per_kind {
-        for kind in ["blank clip", "noise clip", "letter clip"] {
+        for kind in ["blank clip", "noise clip", "letter clip", "shape clip"] {
             let seq: Vec<Gray> = match kind {
                 "blank clip" => vec![Gray::new(side, side, rng.random_range(0..=80)); frames],
                 "noise clip" => (0..frames)
@@ -247,7 +247,12 @@ pub fn clips(
                     })
                     .collect(),
                 _ => {
-                    let glyph = letter_image(purpose, 28, &mut rng);
+                    // A letter or a few shapes, moving as a Moving-MNIST digit does.
+                    let glyph = if kind == "letter clip" {
+                        letter_image(purpose, 28, &mut rng)
+                    } else {
+                        shape_image(28, &mut rng)
+                    };
                     let (mut x, mut y) = (
                         rng.random_range(0.0..36.0f32),
                         rng.random_range(0.0..36.0f32),
