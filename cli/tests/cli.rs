@@ -107,6 +107,25 @@ fn info_tag_index_search_and_errors() {
         none["files"][0]["answers"]["video"]["label"].is_null(),
         "{none}"
     );
+    // A typicality cut whose label Gaussians are not of the text space's width: refused,
+    // naming the file, before any footage is read.
+    std::fs::write(
+        &set,
+        r#"{"thresholds": {"video": -5.0}, "score": "contrast",
+            "modality_scores": {"video": "typicality"},
+            "gaussians": {"video": {"means": [[0.0, 0.0]], "precision": [[1.0, 0.0], [0.0, 1.0]], "samples": 2}},
+            "method": "test", "labels": "avdigits", "target_negative_rate": 0.01, "made_by": "test"}"#,
+    )
+    .unwrap();
+    let bad = tag(&["--open-set", set_arg]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success()
+            && err.contains("open-set.json")
+            && err.contains("values per embedding")
+            && !err.contains("panicked"),
+        "{err}"
+    );
     std::fs::write(&set, r#"{"thresholds": {"smell": 0.3}}"#).unwrap();
     let bad = tag(&["--open-set", set_arg]);
     let err = String::from_utf8_lossy(&bad.stderr);

@@ -127,16 +127,13 @@ fn bundle_info(args: &InfoArgs) -> Result<ExitCode> {
     }
     match &m.open_set {
         Some(o) => {
+            // Each modality's cut with its kind of score (typicality, contrast or cosine).
             let cuts: Vec<String> = o
                 .thresholds
                 .iter()
-                .map(|(k, v)| format!("{k} {v:.3}"))
+                .map(|(k, v)| format!("{k} {v:.3} ({:?})", o.score_of(k)).to_lowercase())
                 .collect();
-            println!(
-                "open set     cuts on the {:?} score: {}",
-                o.score,
-                cuts.join(", ")
-            );
+            println!("open set     cuts: {}", cuts.join(", "));
         }
         None => println!("open set     not calibrated: tags always name the best label"),
     }
