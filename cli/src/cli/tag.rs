@@ -35,9 +35,11 @@ pub struct TagArgs {
     /// calibrate-tags`); a bundle without one always names its best label.
     #[arg(long, value_name = "SCORE", allow_negative_numbers = true)]
     threshold: Option<f32>,
-    /// An open-set calibration to tag with instead of the bundle's: its per-modality cuts and
-    /// kind of score (e.g. `models/avdigits-fac-tsm-robust/open-set-calibration.json`, shipped
-    /// beside a bundle whose default is to always answer). `--threshold` then replaces its cuts.
+    /// An open-set calibration to tag with instead of the bundle's: its per-modality cuts, kinds
+    /// of score (cosine, contrast, or typicality: how close the input lies to a label's training
+    /// inputs, from the label Gaussians it carries), e.g.
+    /// `models/avdigits-fac-tsm-robust/open-set-calibration.json`, shipped beside a bundle whose
+    /// default is to always answer. `--threshold` then replaces its cuts.
     #[arg(long, value_name = "FILE")]
     open_set: Option<PathBuf>,
     /// Lowest softmax probability over the labels for a tag to be listed (0 to 1). The softmax
@@ -114,9 +116,14 @@ pub fn run(args: TagArgs) -> Result<ExitCode> {
             }));
         }
         pb.finish_and_clear();
+        // The cosine, and the typicality where the cut is on it: what decided "none".
+        let score = |t: &mmv_runtime::tag::Tag| match t.typicality {
+            Some(x) => format!("cos {:.2}, typicality {x:.2}", t.similarity),
+            None => format!("cos {:.2}", t.similarity),
+        };
         let answer = |m: &str| match (summary.best.get(m), summary.answer(m)) {
-            (_, Some(t)) => format!("{} (cos {:.2})", t.label, t.similarity),
-            (Some(b), None) => format!("none (best {} cos {:.2})", b.label, b.similarity),
+            (_, Some(t)) => format!("{} ({})", t.label, score(t)),
+            (Some(b), None) => format!("none (best {} {})", b.label, score(b)),
             (None, None) => "-".into(),
         };
         rows.push(vec![
