@@ -3,13 +3,16 @@
 //! gate, the still framing (`video.still_framing`, kept when it answers the validation stills
 //! better), and the open-set cuts (`open_set`, see `mmv_runtime::open_set`).
 //!
-//! Per modality, the cut on the best label's score (its cosine similarity, or its contrast:
-//! the cosine minus the mean over the labels) is the lowest at which every kind of label-free
-//! negative (the calibration set of [`super::negatives`]) is tagged at most `target` of the
-//! time. Only training and validation data are read: FSDD takes that self-supervised training
-//! used (no test take of either protocol), MNIST's probe-validation images (7200..8000, inside
-//! the train split), and negatives made here. Never a test split. The fused (audio + video)
-//! cut is the mean of the two, as the fused score is their mean.
+//! Per modality, the cut is on the best label's score (its cosine similarity, or its contrast:
+//! the cosine minus the mean over the labels) or on the input's typicality (label Gaussians
+//! fitted here on other training inputs), whichever keeps more right answers; it is the lowest
+//! at which every kind of label-free negative (the calibration set of [`super::negatives`]) is
+//! tagged at most `target` of the time, at fp32 and, where the bundle has it, int8 alike (the
+//! Gaussians are fitted on both precisions' embeddings). Only training and validation data
+//! are read: FSDD takes that self-supervised training used (no test take of either protocol),
+//! MNIST train images (the probe-validation ones, 7200..8000, for the cuts; earlier ones for
+//! the Gaussians), and negatives made here. Never a test split. The fused (audio + video) cut
+//! is the mean of the two contrast cuts, as the fused score is their mean.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +20,7 @@ use std::path::{Path, PathBuf};
 use mmv_runtime::bundle::manifest::{MANIFEST_FILE, Precision};
 use mmv_runtime::frames::StillFraming;
 use mmv_runtime::open_set::{
-    LabelGaussians, ModalityCalibration, OpenSet, OpenSetScore, choose_threshold, share_at_or_above,
+    LabelGaussians, ModalityCalibration, OpenSet, OpenSetScore, choose_threshold,
 };
 
 use super::rows::{self, Placement, spread};
@@ -172,12 +175,26 @@ pub fn calibrate(
         let still_framing = framings[kept].0.clone();
         product.pipeline.bundle.manifest.video.still_framing = still_framing.clone();
 
+        // The bundle's int8 networks too, when it has them, with the settings chosen above:
+        // the Gaussians are fitted on both precisions' embeddings and each cut holds for both,
+        // so that a user who runs int8 keeps what fp32 keeps.
+        let mut products = vec![product];
+        let manifest = &products[0].pipeline.bundle.manifest;
+        if manifest.precisions().contains(&Precision::Int8) {
+            let (audio, video) = (manifest.audio.clone(), manifest.video.clone());
+            let mut int8 = Product::open(&options.bundle, Precision::Int8)?;
+            int8.pipeline.bundle.manifest.audio = audio;
+            int8.pipeline.bundle.manifest.video = video;
+            int8.tagger = int8.tagger.clone().with_score(options.score);
+            products.push(int8);
+        }
         // The label Gaussians of typicality, fitted on other training inputs than those the
         // cuts are measured on.
-        let gaussians = fit_gaussians(&product, &data, &takes, options, &work, &mut progress)?;
+        let gaussians = fit_gaussians(&products, &data, &takes, options, &work, &mut progress)?;
+        let product = &products[0];
         progress("positives: validation clips");
         let clips = rows::write_clips(
-            &product,
+            product,
             &data,
             &val,
             &work.join("clips"),
@@ -203,27 +220,29 @@ pub fn calibrate(
                 made_by: String::new(),
                 calibration: BTreeMap::new(),
             };
-            product.tagger =
-                product
-                    .tagger
-                    .clone()
-                    .with_open_set(&probe)
-                    .map_err(|e| ProductError::Bundle {
-                        path: options.bundle.clone(),
-                        problem: e.to_string(),
-                    })?;
-            let (positives, negatives) = measure(
-                &product,
-                &data,
-                &takes,
-                &val,
-                &clips,
-                options,
-                kind,
-                &work,
-                &mut progress,
-            )?;
-            measured.push((kind, positives, negatives));
+            let mut runs = Vec::new();
+            for p in &mut products {
+                p.tagger =
+                    p.tagger
+                        .clone()
+                        .with_open_set(&probe)
+                        .map_err(|e| ProductError::Bundle {
+                            path: options.bundle.clone(),
+                            problem: e.to_string(),
+                        })?;
+                runs.push(measure(
+                    p,
+                    &data,
+                    &takes,
+                    &val,
+                    &clips,
+                    options,
+                    kind,
+                    &work,
+                    &mut progress,
+                )?);
+            }
+            measured.push((kind, runs));
         }
         let mut thresholds = BTreeMap::new();
         let mut base_cuts = BTreeMap::new();
@@ -233,11 +252,9 @@ pub fn calibrate(
         for modality in ["audio", "image", "video"] {
             let mut best: Option<(OpenSetScore, f32, ModalityCalibration)> = None;
             let mut kept_by_score = BTreeMap::new();
-            for (kind, positives, negatives) in &measured {
+            for (kind, runs) in &measured {
                 let kind = *kind;
-                let Some((cut, cal)) =
-                    cut_for(modality, kind, positives, negatives, options.target)
-                else {
+                let Some((cut, cal)) = cut_for(modality, kind, runs, options.target) else {
                     continue;
                 };
                 if kind == base {
@@ -291,6 +308,11 @@ pub fn calibrate(
             .map(|(g, a, b)| format!("{g}: {a:.1} / {b:.1} %"))
             .collect::<Vec<_>>()
             .join(", ");
+        let precisions = products
+            .iter()
+            .map(|p| p.pipeline.bundle.precision.name())
+            .collect::<Vec<_>>()
+            .join(" and ");
         let open_set = OpenSet {
             thresholds,
             score: options.score,
@@ -299,9 +321,10 @@ pub fn calibrate(
             method: format!(
                 "per-modality cut on the best label's {} or on the input's typicality (minus its \
                  smallest squared Mahalanobis distance to a digit's mean, per dimension, from label \
-                 Gaussians fitted on other training takes, stills and clips), whichever keeps more \
+                 Gaussians fitted on other training takes, stills and clips, embedded at every \
+                 precision measured), whichever keeps more \
                  right answers: the lowest at which each \
-                 kind of label-free negative is tagged at most {:.1} % of the time, measured through \
+                 kind of label-free negative, at every precision measured ({}), is tagged at most {:.1} % of the time, measured through \
                  the runtime on files (training FSDD takes, MNIST probe-validation images 7200..8000 \
                  as stills and clips, and {} negatives per kind: noises, tones, espeak-ng words, \
                  letters, shapes, blank/noise images and clips, the first half of each footage \
@@ -316,6 +339,7 @@ pub fn calibrate(
                     OpenSetScore::Contrast | OpenSetScore::Typicality =>
                         "contrast (its cosine similarity minus the mean over the labels)",
                 },
+                precisions,
                 100.0 * options.target,
                 options.negatives_per_kind,
                 if still_framing.is_some() {
@@ -347,7 +371,7 @@ pub fn calibrate(
 /// measured on: FSDD training takes not in `measured_takes` (centred in a window), MNIST
 /// train images before the probe-validation range as stills in every style and as clips.
 fn fit_gaussians(
-    product: &Product,
+    products: &[Product],
     data: &AvDigits,
     measured_takes: &[usize],
     options: &CalibrateOptions,
@@ -357,19 +381,22 @@ fn fit_gaussians(
     // Per file, the window `mmv tag` answers from (its best label's contrast the highest):
     // a window that holds half a word or only the padding around it is not what a digit's
     // input looks like.
+    let product = &products[0];
     let embed = |files: Vec<(PathBuf, usize)>, modality: &str| {
         let mut samples = Vec::new();
-        for (path, digit) in files {
-            let mut best: Option<(f32, Vec<f32>)> = None;
-            for z in product.window_embeddings(&path, modality)? {
-                let s = product.tagger.scores(&z).map_err(PipelineError::from)?;
-                let top = product.tagger.top(&s, modality, 1, 0.0);
-                let contrast = top.first().map_or(f32::MIN, |t| t.contrast);
-                if best.as_ref().is_none_or(|(c, _)| contrast > *c) {
-                    best = Some((contrast, z));
+        for (path, digit) in files.iter().cloned() {
+            for product in products {
+                let mut best: Option<(f32, Vec<f32>)> = None;
+                for z in product.window_embeddings(&path, modality)? {
+                    let s = product.tagger.scores(&z).map_err(PipelineError::from)?;
+                    let top = product.tagger.top(&s, modality, 1, 0.0);
+                    let contrast = top.first().map_or(f32::MIN, |t| t.contrast);
+                    if best.as_ref().is_none_or(|(c, _)| contrast > *c) {
+                        best = Some((contrast, z));
+                    }
                 }
+                samples.extend(best.map(|(_, z)| (digit, z)));
             }
-            samples.extend(best.map(|(_, z)| (digit, z)));
         }
         Ok::<_, ProductError>(samples)
     };
@@ -495,38 +522,57 @@ fn measure(
     Ok((positives, negatives))
 }
 
-/// One modality's cut on scores of `kind`, and what it keeps and lets through.
+/// One modality's cut on scores of `kind`: the lowest that holds every negative kind at the
+/// target in every run (one per precision measured), and what it keeps and lets through over
+/// the runs together.
 fn cut_for(
     modality: &str,
     kind: OpenSetScore,
-    positives: &Positives,
-    negatives: &[NegativeRow],
+    runs: &[(Positives, Vec<NegativeRow>)],
     target: f32,
 ) -> Option<(f32, ModalityCalibration)> {
-    let of_modality = || negatives.iter().filter(|r| r.modality == modality);
-    // Inputs without an answer (silence the runtime skips) are never tagged.
-    let kinds: BTreeMap<String, Vec<f32>> = of_modality()
-        .map(|r| (r.kind.clone(), r.scores.clone()))
-        .collect();
-    let cut = choose_threshold(&kinds, target, kind)?;
-    let pos: Vec<(f32, bool)> = positives
-        .get(modality)
-        .into_iter()
-        .flatten()
+    let of_modality = |negatives: &'_ [NegativeRow]| {
+        negatives
+            .iter()
+            .filter(|r| r.modality == modality)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let mut cut: Option<f32> = None;
+    for (_, negatives) in runs {
+        // Inputs without an answer (silence the runtime skips) are never tagged.
+        let kinds: BTreeMap<String, Vec<f32>> = of_modality(negatives)
+            .into_iter()
+            .map(|r| (r.kind, r.scores))
+            .collect();
+        let c = choose_threshold(&kinds, target, kind)?;
+        cut = Some(cut.map_or(c, |x: f32| x.max(c)));
+    }
+    let cut = cut?;
+    let pos: Vec<(f32, bool)> = runs
+        .iter()
+        .flat_map(|(positives, _)| positives.get(modality).into_iter().flatten())
         .flat_map(|r| r.scores.iter().copied())
         .collect();
     let kept = pos.iter().filter(|(s, right)| *right && *s >= cut).count();
     let right = pos.iter().filter(|(_, right)| *right).count();
+    let mut negatives: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (_, rows) in runs {
+        for r in of_modality(rows) {
+            let tagged = r.scores.iter().filter(|&&s| s >= cut).count();
+            let e = negatives.entry(r.kind.clone()).or_default();
+            e.0 += r.n;
+            e.1 += tagged;
+        }
+    }
     Some((
         cut,
         ModalityCalibration {
             positives: pos.len(),
             positives_kept: kept as f32 / right.max(1) as f32,
-            negatives: of_modality()
-                .map(|r| {
-                    let tagged = share_at_or_above(&r.scores, cut) * r.scores.len() as f32;
-                    (r.kind.clone(), (r.n, tagged / r.n.max(1) as f32))
-                })
+            negatives: negatives
+                .into_iter()
+                .map(|(k, (n, tagged))| (k, (n, tagged as f32 / n.max(1) as f32)))
                 .collect(),
             kept_by_score: BTreeMap::new(),
         },
