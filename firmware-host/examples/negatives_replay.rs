@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo run -p mmv-host --example negatives_replay -- --bundle models/avdigits-fac-tsm-robust \
 //!     [--open-set models/avdigits-fac-tsm-robust/open-set-calibration.json] [--minutes 60] \
-//!     [--seed 1] [--precision fp32] [--keep DIR]
+//!     [--seed 1] [--precision fp32] [--audio-hop SECONDS] [--keep DIR]
 //! ```
 //!
 //! 1. Writes MINUTES of a camera (Y4M, 64x64 at 10 fps) and a microphone (16 kHz WAV) where
@@ -45,6 +45,8 @@ struct Args {
     seed: u64,
     precision: String,
     keep: Option<PathBuf>,
+    /// `tagging.audio_hop_s` (default: one window, side by side).
+    audio_hop: Option<f32>,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -55,6 +57,7 @@ fn args() -> anyhow::Result<Args> {
         seed: 1,
         precision: "fp32".into(),
         keep: None,
+        audio_hop: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -66,6 +69,7 @@ fn args() -> anyhow::Result<Args> {
             "--seed" => a.seed = value()?.parse()?,
             "--precision" => a.precision = value()?,
             "--keep" => a.keep = Some(value()?.into()),
+            "--audio-hop" => a.audio_hop = Some(value()?.parse()?),
             other => bail!("unknown argument {other:?} (see the example's header)"),
         }
     }
@@ -247,12 +251,15 @@ fn main() -> anyhow::Result<()> {
         ),
         None => String::new(),
     };
+    let hop = a
+        .audio_hop
+        .map_or(String::new(), |h| format!("audio_hop_s = {h}\n"));
     let config = format!(
         "[bundle]\ndir = {:?}\nprecision = {:?}\n\
          [camera]\nsource = \"y4m\"\npath = \"cam.y4m\"\n\
          [microphone]\nsource = \"wav\"\npath = \"mic.wav\"\n\
          [labels]\nfile = \"labels.txt\"\n\
-         [tagging]\ntop_k = 1\n{open_set}\
+         [tagging]\ntop_k = 1\n{open_set}{hop}\
          [outputs]\ntags = \"out.jsonl\"\nframebuffer = \"off\"\n",
         std::path::absolute(&a.bundle)?.display().to_string(),
         a.precision,
