@@ -2,8 +2,8 @@
 //!
 //! A zero-shot tagger's softmax over its labels always sums to one, so it names a digit for a
 //! street scene as readily as for a digit. A bundle calibrated by `mmv-train calibrate-tags`
-//! carries, in its manifest, one cut per modality on the best label's cosine similarity
-//! (the dot product of unit embeddings, in [-1, 1]): below it the answer is "none". The cut is
+//! carries, in its manifest (or in a file beside it, `mmv tag --open-set`), one cut per
+//! modality on a score of the input (below it the answer is "none"). The cut is
 //! chosen on training and validation data and label-free negatives (noise, tones, non-digit
 //! speech, letters, shapes, footage), never on a test split; the manifest records how.
 //!
