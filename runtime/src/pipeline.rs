@@ -535,21 +535,32 @@ impl Pipeline {
 }
 
 impl Pipeline {
-    /// Whether a search hit's score lies below the bundle's open-set cut for the hit's
-    /// modality. Only a text query's score is the cosine that tagging compares with the cut, so
-    /// other queries, and bundles without cuts, give None. A hit below the cut would carry no
-    /// label at all: it is marked, not hidden (`mmv search`, the web page). Cuts on the
-    /// contrast (a label's cosine minus the mean over a label set) have no counterpart for a
-    /// free-text query, so they mark nothing either.
-    pub fn below_cut(&self, query: &Query, modality: Modality, score: f32) -> Option<bool> {
-        if !query.text {
-            return None;
-        }
+    /// Whether a search hit lies below the bundle's open-set cut for the hit's modality: where
+    /// that cut is on typicality, whether the hit's own text-space embedding (`segment_vat`)
+    /// is too far from every label's training inputs (for any query: tagging would give the
+    /// segment no label); where it is on the cosine, whether a text query's score (the cosine
+    /// that tagging compares with the cut) is under it. A hit below the cut is marked, not
+    /// hidden (`mmv search`, the web page). Bundles without cuts, cuts on the contrast (a
+    /// label's cosine minus the mean over a label set, with no counterpart for a free-text
+    /// query), other queries on cosine cuts and hits without an embedding give None.
+    pub fn below_cut(
+        &self,
+        query: &Query,
+        modality: Modality,
+        score: f32,
+        segment_vat: Option<&[f32]>,
+    ) -> Option<bool> {
         let open_set = self.bundle.manifest.open_set.as_ref()?;
-        if open_set.score_of(modality.name()) != crate::open_set::OpenSetScore::Cosine {
-            return None;
+        let cut = open_set.threshold(modality.name())?;
+        match open_set.score_of(modality.name()) {
+            crate::open_set::OpenSetScore::Cosine => query.text.then_some(score < cut),
+            crate::open_set::OpenSetScore::Contrast => None,
+            crate::open_set::OpenSetScore::Typicality => {
+                let g = open_set.gaussians.get(modality.name())?;
+                let z = segment_vat.filter(|z| z.len() == g.dim())?;
+                Some(g.typicality(z) < cut)
+            }
         }
-        open_set.threshold(modality.name()).map(|cut| score < cut)
     }
 }
 

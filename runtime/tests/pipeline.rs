@@ -269,9 +269,10 @@ fn a_truncated_tail_keeps_the_committed_clips_pending_and_reports_the_error() {
 }
 
 /// Text hits are marked against a cosine cut; a contrast cut (relative to a label set) has no
-/// counterpart for a free-text query and marks nothing; image and sound queries never mark.
+/// counterpart for a free-text query and marks nothing; image and sound queries never mark
+/// against a cosine cut; a typicality cut marks any query's hits by their own embedding.
 #[test]
-fn search_hits_are_marked_only_against_cosine_cuts() {
+fn search_hits_are_marked_against_cosine_and_typicality_cuts() {
     use mmv_runtime::index::Query;
     use mmv_runtime::open_set::{OpenSet, OpenSetScore};
     let tmp = tempfile::tempdir().unwrap();
@@ -286,7 +287,7 @@ fn search_hits_are_marked_only_against_cosine_cuts() {
         ..text.clone()
     };
     assert_eq!(
-        p.below_cut(&text, Modality::Video, 0.1),
+        p.below_cut(&text, Modality::Video, 0.1, None),
         None,
         "no calibration"
     );
@@ -302,19 +303,46 @@ fn search_hits_are_marked_only_against_cosine_cuts() {
         gaussians: Default::default(),
     };
     p.bundle.manifest.open_set = Some(open_set.clone());
-    assert_eq!(p.below_cut(&text, Modality::Video, 0.1), Some(true));
-    assert_eq!(p.below_cut(&text, Modality::Video, 0.5), Some(false));
-    assert_eq!(p.below_cut(&image, Modality::Video, 0.1), None);
+    assert_eq!(p.below_cut(&text, Modality::Video, 0.1, None), Some(true));
+    assert_eq!(p.below_cut(&text, Modality::Video, 0.5, None), Some(false));
+    assert_eq!(p.below_cut(&image, Modality::Video, 0.1, None), None);
     open_set.score = OpenSetScore::Contrast;
     p.bundle.manifest.open_set = Some(open_set.clone());
-    assert_eq!(p.below_cut(&text, Modality::Video, 0.1), None);
-    // Nor does a cut on typicality, where a modality has one on a cosine base.
+    assert_eq!(p.below_cut(&text, Modality::Video, 0.1, None), None);
+    // A cut on typicality marks by the hit's own embedding, for any query: far from every
+    // label's training inputs is below it, near one is not; without the embedding, nothing.
     open_set.score = OpenSetScore::Cosine;
     open_set
         .modality_scores
         .insert("video".into(), OpenSetScore::Typicality);
+    open_set.thresholds.insert("video".into(), -4.0);
+    let samples: Vec<(usize, Vec<f32>)> = (0..100)
+        .map(|i| {
+            (
+                i % 2,
+                vec![if i % 2 == 0 { 1.0 } else { -1.0 } + 0.1 * (i as f32).sin()],
+            )
+        })
+        .collect();
+    open_set.gaussians.insert(
+        "video".into(),
+        mmv_runtime::open_set::LabelGaussians::fit(&samples, 2, 0.0).unwrap(),
+    );
     p.bundle.manifest.open_set = Some(open_set);
-    assert_eq!(p.below_cut(&text, Modality::Video, 0.1), None);
+    assert_eq!(p.below_cut(&text, Modality::Video, 0.1, None), None);
+    assert_eq!(
+        p.below_cut(&image, Modality::Video, 0.1, Some(&[1.0])),
+        Some(false)
+    );
+    assert_eq!(
+        p.below_cut(&text, Modality::Video, 0.9, Some(&[0.0])),
+        Some(true)
+    );
+    // An embedding of another width than the Gaussians' is not judged.
+    assert_eq!(
+        p.below_cut(&text, Modality::Video, 0.1, Some(&[0.0, 1.0])),
+        None
+    );
 }
 
 /// A file's answer comes from the window where the best label stands out most (contrast), not

@@ -245,7 +245,12 @@ impl Catalog {
             .map(|(rank, (info, score))| SearchHit {
                 rank: rank + 1,
                 score,
-                below_cut: self.pipeline.below_cut(query, info.modality, score),
+                below_cut: self.pipeline.below_cut(
+                    query,
+                    info.modality,
+                    score,
+                    table.vat_of(info.id),
+                ),
                 segment_id: info.id,
                 device: None,
                 file_id: file_ids.get(&info.sha256).copied(),

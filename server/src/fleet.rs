@@ -189,7 +189,8 @@ impl Searcher for FleetCatalog {
                 SearchHit {
                     rank: rank + 1,
                     score: h.score,
-                    below_cut: self.pipeline.below_cut(&query, modality, h.score),
+                    // Fleet rows come back without their embeddings: only cosine cuts mark.
+                    below_cut: self.pipeline.below_cut(&query, modality, h.score, None),
                     segment_id: h.local_id,
                     file_id: None,
                     name: file_name(&h.path),

@@ -115,10 +115,10 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
             }
         }
     }
-    // A text query's score is the same cosine tagging uses: a hit below the bundle's open-set
-    // cut for its modality shows no label at all, and is marked (not hidden).
+    // A hit below the bundle's open-set cut for its modality (its typicality, or a text
+    // query's cosine) would carry no label at all: marked, not hidden.
     let below = |info: &mmv_runtime::index::SegmentInfo, score: f32| {
-        pipeline.below_cut(&query, info.modality, score)
+        pipeline.below_cut(&query, info.modality, score, table.vat_of(info.id))
     };
     if args.json {
         let results: Vec<_> = hits

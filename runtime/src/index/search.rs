@@ -109,6 +109,12 @@ impl EmbeddingTable {
         self.ids.is_empty()
     }
 
+    /// The text-space embedding of a segment in the table, if it has one.
+    pub fn vat_of(&self, segment_id: i64) -> Option<&[f32]> {
+        let i = self.ids.iter().position(|&id| id == segment_id)?;
+        self.vat.row(i)
+    }
+
     /// Width of the (va, vat) spaces; 0 for a space no row has.
     pub fn dims(&self) -> (usize, usize) {
         (self.va.dim, self.vat.dim)
