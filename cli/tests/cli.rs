@@ -176,6 +176,28 @@ fn info_tag_index_search_and_errors() {
     );
     assert_eq!(hits["hits"].as_array().unwrap().len(), 1);
     assert_eq!(hits["rows_searched"], 2);
+    // `--open-set`: a cosine cut above any text query's score marks the hit (not hides it).
+    let marks = d.join("marks.json");
+    std::fs::write(
+        &marks,
+        r#"{"thresholds": {"video": 0.99}, "score": "cosine", "method": "test",
+            "labels": "avdigits", "target_negative_rate": 0.01, "made_by": "test"}"#,
+    )
+    .unwrap();
+    let marked = json(
+        mmv()
+            .args([
+                "search", "--bundle", b, "--json", "--text", "seven", "--top-k", "1",
+            ])
+            .arg("--open-set")
+            .arg(&marks)
+            .arg(&db)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(marked["hits"].as_array().unwrap().len(), 1);
+    assert_eq!(marked["hits"][0]["below_cut"], true, "{marked}");
+    assert!(hits["hits"][0]["below_cut"].is_null(), "{hits}");
     let thumbs = d.join("thumbs");
     ok(mmv()
         .args(["search", "--bundle", b, "--text", "seven", "--thumbnails"])

@@ -49,6 +49,11 @@ pub struct SearchArgs {
     model: ModelArgs,
     #[command(flatten)]
     decode: DecodeArgs,
+    /// An open-set calibration to mark hits with instead of the bundle's (as `mmv tag
+    /// --open-set`): a hit below its cut for the hit's modality (by the hit's typicality, or a
+    /// text query's cosine) is marked "below the cut", not hidden.
+    #[arg(long, value_name = "FILE")]
+    open_set: Option<PathBuf>,
     /// JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -94,7 +99,10 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
     // Open the index first: a wrong path fails before the model loads.
     let index = Index::open_existing(&args.index)?;
     let pb = spinner("loading the model", args.json);
-    let (pipeline, query, embed_time) = args.query.embed(&args.model, &args.decode, &pb)?;
+    let (mut pipeline, query, embed_time) = args.query.embed(&args.model, &args.decode, &pb)?;
+    if let Some(path) = &args.open_set {
+        pipeline.bundle.manifest.open_set = Some(super::read_open_set(path)?);
+    }
     pb.set_message("loading the index");
     let t1 = Instant::now();
     let table = index.load_model_table(&pipeline.model_key())?;

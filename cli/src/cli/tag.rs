@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use mmv_runtime::open_set::OpenSet;
 use mmv_runtime::pipeline::FileSummary;
 use mmv_runtime::tag::LabelSet;
 use serde_json::json;
@@ -75,10 +74,7 @@ pub fn run(args: TagArgs) -> Result<ExitCode> {
     let pipeline = args.model.open(None)?;
     let mut tagger = pipeline.tagger(&labels).context("embedding the labels")?;
     if let Some(path) = &args.open_set {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the open-set calibration {}", path.display()))?;
-        let set = OpenSet::from_json(&text)
-            .map_err(|e| anyhow::anyhow!("{}: not an open-set calibration: {e}", path.display()))?;
+        let set = super::read_open_set(path)?;
         tagger = tagger
             .with_open_set(&set)
             .with_context(|| format!("applying the open-set calibration {}", path.display()))?;
