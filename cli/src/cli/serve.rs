@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// Label file of the timelines' tags (default: the ten AV-Digits digit words).
     #[arg(long, value_name = "FILE")]
     labels: Option<PathBuf>,
+    /// An open-set calibration for the timelines' tags and the hits' marks instead of the
+    /// bundle's (as `mmv tag --open-set`), e.g. the one shipped beside the default bundle.
+    #[arg(long, value_name = "FILE")]
+    open_set: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
     #[command(flatten)]
@@ -46,7 +50,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     };
     // The index first: a wrong path fails before the model loads.
     mmv_runtime::index::Index::open_existing(&args.index)?;
-    let pipeline = args.model.open(None)?;
+    let mut pipeline = args.model.open(None)?;
+    // In the manifest's place, so that the tagger and the search marks both use it.
+    if let Some(path) = &args.open_set {
+        pipeline.bundle.manifest.open_set = Some(super::read_open_set(path)?);
+    }
     let tagger = pipeline.tagger(&labels).context("embedding the labels")?;
     let catalog = Catalog::new(&args.index, pipeline, tagger, args.decode.open_options())?;
     let mut token_file = args.index.clone().into_os_string();
