@@ -35,7 +35,7 @@ use mmv_host::config::Config;
 use mmv_host::model::Modality;
 use mmv_host::outputs::events_jsonl::{EndReason, EventRecord, Phase};
 use mmv_host::pipeline::events::{Events, Rule, Rules, Window};
-use mmv_runtime::audio::{read_wav, resample};
+use mmv_runtime::audio::{read_wav, resample, write_wav};
 use mmv_runtime::ingest::y4m::Y4mWriter;
 use mmv_runtime::open_set::{OpenSet, OpenSetScore};
 use mmv_runtime::tag::{AVDIGITS_LABELS, Tag};
@@ -305,17 +305,7 @@ fn write_replay(a: &Args, seed: u64, dir: &Path) -> anyhow::Result<(Vec<Shown>, 
     }
     y4m.finish()?;
 
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(dir.join("mic.wav"), spec)?;
-    for s in audio {
-        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)?;
-    }
-    w.finalize()?;
+    write_wav(&dir.join("mic.wav"), &audio, RATE)?;
     std::fs::write(dir.join("labels.txt"), AVDIGITS_LABELS)?;
     Ok((shown, said))
 }

@@ -25,7 +25,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, bail};
 use mmv_host::config::Config;
-use mmv_runtime::audio::{read_wav, resample};
+use mmv_runtime::audio::{read_wav, resample, write_wav};
 use mmv_runtime::ingest::y4m::Y4mWriter;
 use mmv_runtime::tag::AVDIGITS_LABELS;
 
@@ -171,17 +171,7 @@ fn write_media(a: &Args, dir: &Path) -> anyhow::Result<f64> {
         }
         t += len;
     }
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut wav = hound::WavWriter::create(dir.join("mic.wav"), spec)?;
-    for s in &audio {
-        wav.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)?;
-    }
-    wav.finalize()?;
+    write_wav(&dir.join("mic.wav"), &audio, RATE)?;
 
     let file = std::io::BufWriter::new(std::fs::File::create(dir.join("cam.y4m"))?);
     let mut y4m = Y4mWriter::new(file, SIDE, SIDE, FPS, 1)?;

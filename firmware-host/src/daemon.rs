@@ -130,13 +130,11 @@ fn use_open_set_file(bundle: &mut Bundle, config: &Config) -> Result<(), DaemonE
     let Some(path) = &config.tagging.open_set else {
         return Ok(());
     };
-    let fail = |problem: String| DaemonError::OpenSet {
-        path: path.display().to_string(),
-        problem,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-    let set = mmv_runtime::open_set::OpenSet::from_json(&text)
-        .map_err(|e| fail(format!("not an open-set calibration: {e}")))?;
+    let set =
+        mmv_runtime::open_set::OpenSet::load(path).map_err(|problem| DaemonError::OpenSet {
+            path: path.display().to_string(),
+            problem,
+        })?;
     bundle.manifest.open_set = Some(set);
     Ok(())
 }
@@ -208,7 +206,11 @@ pub fn apply_threshold(tagger: Tagger, config: &Config) -> Tagger {
 
 /// In words: the open-set cut of each modality the daemon tags (`cut`: by the open-set
 /// calibration's name, "video" for clips).
-fn describe_cuts(cut: impl Fn(&str) -> Option<f32>, config: &Config) -> String {
+fn describe_cuts(
+    cut: impl Fn(&str) -> Option<f32>,
+    threshold_kind: mmv_runtime::open_set::OpenSetScore,
+    config: &Config,
+) -> String {
     let cuts: Vec<String> = ["image", "video", "audio"]
         .iter()
         .map(|m| match cut(m) {
@@ -218,9 +220,10 @@ fn describe_cuts(cut: impl Fn(&str) -> Option<f32>, config: &Config) -> String {
         .collect();
     match config.tagging.threshold {
         Some(t) => format!(
-            "tagging.threshold = {t}: one cosine cut for every modality, overriding the bundle's \
+            "tagging.threshold = {t}: one {} cut for every modality, overriding the bundle's \
              calibrated cuts (in configurations written before open-set tagging, \
-             tagging.threshold was a softmax probability: that is now tagging.min_probability)"
+             tagging.threshold was a softmax probability: that is now tagging.min_probability)",
+            format!("{threshold_kind:?}").to_lowercase()
         ),
         None if cuts.iter().all(|c| c.ends_with("none")) => "open-set cuts: none (the bundle is \
              not calibrated, see mmv-train calibrate-tags): every output names its best label"
@@ -449,7 +452,11 @@ pub fn run_with<E: Embedder>(
         .map_err(|e| DaemonError::Labels(Box::new(e)))?;
     let tagger = apply_threshold(tagger, config);
     tracing::info!(labels = labels.labels.len(), origin = %labels.origin, "labels embedded");
-    tracing::info!("{}", describe_cuts(|m| tagger.cut(m), config));
+    // With `tagging.threshold` every modality's cut is on one kind of score.
+    tracing::info!(
+        "{}",
+        describe_cuts(|m| tagger.cut(m), tagger.score_kind("video"), config)
+    );
     tracing::info!("{}", describe_rules(config.events.rules(), config));
     let spec = embedder.spec().clone();
     // [mqtt] and [http]: the tag stream's lines copied to the broker and the web page.
@@ -649,8 +656,10 @@ pub fn check_config(path: &Path) -> Result<Vec<String>, DaemonError> {
     lines.push(format!("tags: {}", config.outputs.tags));
     let open_set = m.open_set.as_ref();
     let bundle_cut = |m: &str| open_set.and_then(|o| o.threshold(m));
+    let threshold_kind = open_set.map_or(Default::default(), |o| o.user_cut_kind());
     lines.push(describe_cuts(
         |m| config.tagging.threshold.or(bundle_cut(m)),
+        threshold_kind,
         &config,
     ));
     if config.tagging.min_probability > 0.0 {

@@ -219,8 +219,8 @@ fn invert_spd(a: &[f64], dim: usize) -> Option<Vec<f64>> {
     Some(inv)
 }
 
-/// A bundle's open-set calibration (manifest field `open_set`).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+/// A bundle's open-set calibration (manifest field `open_set`). The default has no cuts.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OpenSet {
     /// Per modality ("video", "audio", "image", "fused"): the lowest best-label score
@@ -275,6 +275,22 @@ impl OpenSet {
             .get(modality)
             .copied()
             .unwrap_or(self.score)
+    }
+
+    /// The kind of score a user's one cut for every modality (`mmv tag --threshold`) applies
+    /// to: the base kind, or the contrast where that is typicality (a number in [-1, 1] is a
+    /// cosine or a contrast). Without a calibration: the cosine.
+    pub fn user_cut_kind(&self) -> OpenSetScore {
+        match self.score {
+            OpenSetScore::Typicality => OpenSetScore::Contrast,
+            kind => kind,
+        }
+    }
+
+    /// A calibration file (one kept beside a bundle, `mmv tag --open-set`), read and checked.
+    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        Self::from_json(&text).map_err(|e| format!("not an open-set calibration: {e}"))
     }
 
     /// A calibration from its JSON (a manifest's `open_set`, or the file `calibrate-tags`'s
@@ -407,9 +423,7 @@ mod tests {
             labels: "avdigits".into(),
             target_negative_rate: 0.01,
             made_by: "test".into(),
-            calibration: BTreeMap::new(),
-            modality_scores: BTreeMap::new(),
-            gaussians: BTreeMap::new(),
+            ..OpenSet::default()
         };
         set.validate().unwrap();
         set.thresholds.insert("smell".into(), 0.1);

@@ -28,6 +28,7 @@
 
 use std::path::Path;
 
+use crate::open_set::OpenSet;
 pub use crate::open_set::OpenSetScore;
 
 use serde::Serialize;
@@ -211,7 +212,8 @@ impl Tag {
 pub struct Scores {
     pub similarities: Vec<f32>,
     pub probabilities: Vec<f32>,
-    /// The embedding scored (empty for fused scores), for the typicality of [`Tagger::top`].
+    /// The embedding scored, for the typicality of [`Tagger::top`]; empty for fused scores and
+    /// for a tagger without label Gaussians.
     #[serde(skip)]
     pub input: Vec<f32>,
 }
@@ -223,14 +225,9 @@ pub struct Tagger {
     /// One unit vector per label (the mean of its prompts' embeddings, re-normalised).
     text: Vec<Vec<f32>>,
     temperature: f32,
-    /// Open-set cuts per modality ("video", "audio", "image", "fused"), on `score`.
-    cuts: std::collections::BTreeMap<String, f32>,
-    /// What the cuts apply to.
-    score: OpenSetScore,
-    /// Per modality, another kind of score than `score`.
-    modality_scores: std::collections::BTreeMap<String, OpenSetScore>,
-    /// Per modality scored by typicality: its label Gaussians.
-    gaussians: std::collections::BTreeMap<String, crate::open_set::LabelGaussians>,
+    /// The open-set cuts per modality ("video", "audio", "image", "fused"), their kinds of
+    /// score and typicality's Gaussians (none by default: every best label is present).
+    open_set: OpenSet,
 }
 
 impl Tagger {
@@ -271,17 +268,14 @@ impl Tagger {
             labels: labels.labels.clone(),
             text,
             temperature,
-            cuts: Default::default(),
-            score: OpenSetScore::default(),
-            modality_scores: Default::default(),
-            gaussians: Default::default(),
+            open_set: OpenSet::default(),
         })
     }
 
     /// Applies a bundle's open-set calibration: its cuts, the kind of score each modality's
     /// cut applies to, and the label Gaussians of typicality. Gaussians of another width than
     /// this tagger's text space are an error.
-    pub fn with_open_set(mut self, set: &crate::open_set::OpenSet) -> Result<Self, TagError> {
+    pub fn with_open_set(mut self, set: &OpenSet) -> Result<Self, TagError> {
         for g in set.gaussians.values() {
             if g.dim() != self.dim() {
                 return Err(TagError::Dimension {
@@ -290,31 +284,25 @@ impl Tagger {
                 });
             }
         }
-        self.cuts = set.thresholds.clone();
-        self.score = set.score;
-        self.modality_scores = set.modality_scores.clone();
-        self.gaussians = set.gaussians.clone();
+        self.open_set = set.clone();
         Ok(self)
     }
 
     /// Sets what the open-set cuts apply to (a bundle's `open_set.score`).
     pub fn with_score(mut self, score: OpenSetScore) -> Self {
-        self.score = score;
+        self.open_set.score = score;
         self
     }
 
     /// What a modality's open-set cut applies to.
     pub fn score_kind(&self, modality: &str) -> OpenSetScore {
-        self.modality_scores
-            .get(modality)
-            .copied()
-            .unwrap_or(self.score)
+        self.open_set.score_of(modality)
     }
 
     /// Sets the open-set cuts: per modality, the lowest open-set score (`with_score`) at which a label counts as
     /// present (a bundle's calibrated `open_set.thresholds`, or one value for all from the user).
     pub fn with_cuts(mut self, cuts: std::collections::BTreeMap<String, f32>) -> Self {
-        self.cuts = cuts;
+        self.open_set.thresholds = cuts;
         self
     }
 
@@ -322,20 +310,19 @@ impl Tagger {
     /// or the contrast (the bundle's own kind, the contrast where the calibration scored by
     /// typicality), since a user's number between -1 and 1 means one of those.
     pub fn with_uniform_cut(mut self, cut: f32) -> Self {
-        self.cuts = crate::open_set::MODALITIES
+        let set = &mut self.open_set;
+        set.thresholds = crate::open_set::MODALITIES
             .iter()
             .map(|m| (m.to_string(), cut))
             .collect();
-        self.modality_scores.clear();
-        if self.score == OpenSetScore::Typicality {
-            self.score = OpenSetScore::Contrast;
-        }
+        set.modality_scores.clear();
+        set.score = set.user_cut_kind();
         self
     }
 
     /// The cut of a modality, if any.
     pub fn cut(&self, modality: &str) -> Option<f32> {
-        self.cuts.get(modality).copied()
+        self.open_set.threshold(modality)
     }
 
     /// Width of the text space.
@@ -347,7 +334,10 @@ impl Tagger {
     pub fn scores(&self, z: &[f32]) -> Result<Scores, TagError> {
         let similarities = self.similarities(z)?;
         let mut scores = self.finish(similarities);
-        scores.input = z.to_vec();
+        // Kept only where a typicality needs it: no copy per window otherwise.
+        if !self.open_set.gaussians.is_empty() {
+            scores.input = z.to_vec();
+        }
         Ok(scores)
     }
 
@@ -370,6 +360,7 @@ impl Tagger {
         let cut = self.cut(modality);
         let kind = self.score_kind(modality);
         let typicality = self
+            .open_set
             .gaussians
             .get(modality)
             .filter(|g| g.dim() == scores.input.len())
@@ -567,7 +558,7 @@ mod tests {
 
     #[test]
     fn a_typicality_cut_rejects_what_lies_far_from_every_label_s_inputs() {
-        use crate::open_set::{LabelGaussians, OpenSet};
+        use crate::open_set::LabelGaussians;
         // In-domain audio: tight clusters around each label's own direction.
         let mut samples = Vec::new();
         for i in 0..300 {

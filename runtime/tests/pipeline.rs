@@ -298,9 +298,7 @@ fn search_hits_are_marked_against_cosine_and_typicality_cuts() {
         labels: "avdigits".into(),
         target_negative_rate: 0.01,
         made_by: "test".into(),
-        calibration: Default::default(),
-        modality_scores: Default::default(),
-        gaussians: Default::default(),
+        ..OpenSet::default()
     };
     p.bundle.manifest.open_set = Some(open_set.clone());
     assert_eq!(p.below_cut(&text, Modality::Video, 0.1, None), Some(true));

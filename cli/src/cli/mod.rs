@@ -101,10 +101,8 @@ impl DecodeArgs {
 /// Reads an open-set calibration file (`--open-set`: one shipped beside a bundle, e.g.
 /// `models/avdigits-fac-tsm-robust/open-set-calibration.json`), checked.
 fn read_open_set(path: &std::path::Path) -> Result<mmv_runtime::open_set::OpenSet> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the open-set calibration {}", path.display()))?;
-    mmv_runtime::open_set::OpenSet::from_json(&text)
-        .map_err(|e| anyhow::anyhow!("{}: not an open-set calibration: {e}", path.display()))
+    mmv_runtime::open_set::OpenSet::load(path)
+        .map_err(|e| anyhow::anyhow!("open-set calibration {}: {e}", path.display()))
 }
 
 fn default_bundle() -> PathBuf {

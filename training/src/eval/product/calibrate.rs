@@ -206,19 +206,15 @@ pub fn calibrate(
         let base = options.score;
         let mut measured = Vec::new();
         for kind in [base, OpenSetScore::Typicality] {
+            // No cuts: every answer is kept, carrying its score of `kind`.
             let probe = OpenSet {
-                thresholds: BTreeMap::new(),
                 score: base,
                 modality_scores: ["audio", "image", "video"]
                     .into_iter()
                     .map(|m| (m.to_string(), kind))
                     .collect(),
                 gaussians: gaussians.clone(),
-                method: String::new(),
-                labels: String::new(),
-                target_negative_rate: options.target,
-                made_by: String::new(),
-                calibration: BTreeMap::new(),
+                ..OpenSet::default()
             };
             let mut runs = Vec::new();
             for p in &mut products {

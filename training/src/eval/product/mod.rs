@@ -360,8 +360,7 @@ pub fn run(
             path: path.clone(),
             problem,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-        let cuts = mmv_runtime::open_set::OpenSet::from_json(&text).map_err(fail)?;
+        let cuts = mmv_runtime::open_set::OpenSet::load(path).map_err(fail)?;
         // The tagger scores with the file's kinds of score, as a bundle carrying it would.
         product.tagger = product
             .tagger
