@@ -4,8 +4,12 @@
 //! ```sh
 //! cargo run -p mmv-host --example event_rules -- --data ../shared/data \
 //!     --bundle models/avdigits-fac-s3d --minutes 20 --seeds 1,2,3 [--audio-hop 0.4] [--cut 0.45] \
-//!     [--longest 10] [--rows 8] [--open-set FILE]
+//!     [--longest 10] [--rows 8] [--open-set FILE] [--write DIR]
 //! ```
+//!
+//! `--write DIR` only writes the first seed's footage into DIR (`cam.y4m`, `mic.wav`,
+//! `labels.txt` and `truth.json`: each digit's time shown and said) for other tools, e.g.
+//! `benches/aarch64_agreement.py --footage`, and stops.
 //!
 //! 1. Writes AV-Digits-like footage (a Y4M at 10 fps and a 16 kHz WAV): test-split MNIST digits
 //!    (images 8000..) moving and bouncing on a 64x64 canvas for 2 to 10 s each (`--longest`),
@@ -81,6 +85,8 @@ struct Args {
     longest: f64,
     /// Rules listed per table (the best; (1, 1) and the default are always listed).
     rows: usize,
+    /// Only write the first seed's footage here.
+    write: Option<PathBuf>,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -94,6 +100,7 @@ fn args() -> anyhow::Result<Args> {
         open_set: None,
         longest: 10.0,
         rows: 8,
+        write: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -113,6 +120,7 @@ fn args() -> anyhow::Result<Args> {
             "--open-set" => a.open_set = Some(value()?.into()),
             "--longest" => a.longest = value()?.parse()?,
             "--rows" => a.rows = value()?.parse()?,
+            "--write" => a.write = Some(value()?.into()),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -593,6 +601,22 @@ struct Tally {
 
 fn main() -> anyhow::Result<()> {
     let a = args()?;
+    if let Some(dir) = &a.write {
+        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+        let (shown, said) = write_replay(&a, a.seeds[0], dir)?;
+        let spans = |v: &[Shown]| {
+            v.iter()
+                .map(|s| serde_json::json!({"digit": s.digit, "start_s": s.start, "end_s": s.end}))
+                .collect::<Vec<_>>()
+        };
+        let truth = serde_json::json!({"shown": spans(&shown), "said": spans(&said)});
+        std::fs::write(
+            dir.join("truth.json"),
+            serde_json::to_string_pretty(&truth)?,
+        )?;
+        eprintln!("{} digits written to {}", shown.len(), dir.display());
+        return Ok(());
+    }
     let hop = f64::from(a.audio_hop.unwrap_or(1.6));
     let modalities = [Modality::Image, Modality::Clip, Modality::Audio];
     let mut settings = vec![Presence::Ideal];

@@ -14,7 +14,7 @@ use tract_onnx::tract_core::plan::{SimpleState, eval};
 use tract_onnx::tract_core::runtime::RunOptions;
 use tract_onnx::tract_core::tract_linalg::multithread::Executor;
 
-use super::{BenchError, EncoderInput, input_facts};
+use super::{BenchError, EncoderInput};
 use mmv_runtime::bundle::manifest::EncoderFile;
 
 /// Time spent in one op type (or one node), per inference.
@@ -54,12 +54,7 @@ pub fn profile(
 ) -> Result<Profile, BenchError> {
     let path = dir.join(&spec.file);
     let fail = |e: TractError| BenchError::Invalid(format!("profiling {}: {e:#}", path.display()));
-    let mut model = tract_onnx::onnx().model_for_path(&path).map_err(fail)?;
-    for (i, (dt, shape)) in input_facts(spec).into_iter().enumerate() {
-        model = model
-            .with_input_fact(i, InferenceFact::dt_shape(dt, shape))
-            .map_err(fail)?;
-    }
+    let model = mmv_runtime::bundle::session::read_model(&path, spec).map_err(fail)?;
     let plan = mmv_runtime::bundle::session::optimize(model)
         .map_err(fail)?
         .into_runnable_with_options(&RunOptions {

@@ -46,6 +46,51 @@ pub fn optimize(model: InferenceModel) -> TractResult<TypedModel> {
         .enter(|| model.into_optimized())
 }
 
+/// Reads an encoder's ONNX file for tract with every input's type and shape fixed, its
+/// quantised convolutions rewritten into integer ones ([`super::qdq`]) unless the environment
+/// sets `MMV_INT8_AS_QDQ=1` (tract's plain QDQ execution, for A/B measurements).
+pub fn read_model(path: &Path, spec: &EncoderFile) -> TractResult<InferenceModel> {
+    let integer_convs = std::env::var_os("MMV_INT8_AS_QDQ").is_none_or(|v| v != "1");
+    Ok(read_model_as(path, spec, integer_convs)?.0)
+}
+
+/// [`read_model`] with the rewrite on or off; also says how many convolutions it rewrote.
+pub(crate) fn read_model_as(
+    path: &Path,
+    spec: &EncoderFile,
+    integer_convs: bool,
+) -> TractResult<(InferenceModel, usize)> {
+    let onnx = tract_onnx::onnx();
+    let mut proto = onnx.proto_model_for_path(path)?;
+    let with_facts = |mut model: InferenceModel| -> TractResult<InferenceModel> {
+        for (i, input) in spec.inputs.iter().enumerate() {
+            let fact = match input.dtype {
+                DType::F32 => f32::fact(&input.shape),
+                DType::F16 => f16::fact(&input.shape),
+                DType::I64 => i64::fact(&input.shape),
+            };
+            model = model.with_input_fact(i, fact.into())?;
+        }
+        Ok(model)
+    };
+    let quantised = proto
+        .graph
+        .as_ref()
+        .is_some_and(|g| g.node.iter().any(|n| n.op_type == "QuantizeLinear"));
+    let mut rewritten = 0;
+    if quantised && integer_convs {
+        // The batch of each convolution's input, from the graph as written.
+        let typed = with_facts(onnx.model_for_proto_model(&proto)?)?.into_typed()?;
+        let batch_of = |name: &str| {
+            let outlet = typed.find_outlet_label(name)?;
+            let fact = typed.outlet_fact(outlet).ok()?;
+            fact.shape.as_concrete()?.first().copied()
+        };
+        rewritten = super::qdq::rewrite_convs(&mut proto, batch_of)?;
+    }
+    Ok((with_facts(onnx.model_for_proto_model(&proto)?)?, rewritten))
+}
+
 impl EncoderSession {
     /// Loads, type-checks and optimises `dir/spec.file`; `threads` > 1 gives the plan its own
     /// thread pool for matrix products.
@@ -70,16 +115,7 @@ impl EncoderSession {
             file: path.display().to_string(),
             problem: format!("{e:#}"),
         };
-        let mut model = tract_onnx::onnx().model_for_path(path).map_err(fail)?;
-        for (i, input) in spec.inputs.iter().enumerate() {
-            let fact = match input.dtype {
-                DType::F32 => f32::fact(&input.shape),
-                DType::F16 => f16::fact(&input.shape),
-                DType::I64 => i64::fact(&input.shape),
-            };
-            model = model.with_input_fact(i, fact.into()).map_err(fail)?;
-        }
-        let plan = optimize(model)
+        let plan = optimize(read_model(path, spec).map_err(fail)?)
             .map_err(fail)?
             .into_runnable_with_options(&RunOptions {
                 executor: (threads > 1).then(|| Executor::multithread(threads)),

@@ -1,0 +1,306 @@
+//! Load-time rewrite of an int8 file's quantised 2D convolutions into integer convolutions.
+//!
+//! The int8 files are standard QDQ ONNX (`mmv-train export`): a quantised convolution reads
+//! `DequantizeLinear(QuantizeLinear(x))` and `DequantizeLinear(int8 weights)`. onnxruntime
+//! fuses that into an integer convolution; tract 0.23.9 runs it as written, a float
+//! convolution behind two float passes, so int8 was slower than fp32 (1.2-1.5x). Here, before
+//! tract sees the graph (the file is unchanged, so other runtimes keep reading plain QDQ), each
+//! such convolution with zero points 0 (symmetric, as the exporter writes them) becomes
+//!
+//! ```text
+//! ConvInteger(QuantizeLinear(x), w_int8) -> Cast(f32) -> Mul(s_x * s_w[c]) -> Add(bias[c])
+//! ```
+//!
+//! which is the same arithmetic (int8 products summed exactly in i32, then one rescale) on
+//! tract's int8 matrix products (VNNI where the CPU has it). The per-channel scale and bias
+//! are laid out over the convolution's batch (`batch_of`): tract fuses them into one pass after
+//! the product only when a constant varies along leading axes, and TSM's clip network runs its
+//! 2D convolutions on a batch of 8 frames (unfused, the two passes cost 40 % of its time).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tract_onnx::data_resolver::FopenDataResolver;
+use tract_onnx::pb::{
+    AttributeProto, ModelProto, NodeProto, TensorProto, attribute_proto, tensor_proto,
+};
+use tract_onnx::prelude::*;
+use tract_onnx::tensor::load_tensor;
+
+/// One convolution found quantised on both inputs.
+struct Found {
+    conv: usize,
+    /// Names: the int8 activation (QuantizeLinear's output), the int8 weights.
+    x_q: String,
+    w_q: String,
+    /// `s_x * s_w[c]`, per output channel.
+    scale: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    /// Rank of the convolution's weights (4: 2D).
+    rank: usize,
+}
+
+/// Rewrites every convolution of `proto` quantised on both inputs (zero points 0) into an
+/// integer convolution and a rescale; returns how many. `batch_of(name)` is the batch size of
+/// the tensor `name` (the convolution's input) where known; 1 otherwise.
+pub fn rewrite_convs(
+    proto: &mut ModelProto,
+    batch_of: impl Fn(&str) -> Option<usize>,
+) -> TractResult<usize> {
+    let Some(graph) = proto.graph.as_mut() else {
+        return Ok(0);
+    };
+    let inits: BTreeMap<&str, &TensorProto> = graph
+        .initializer
+        .iter()
+        .map(|t| (t.name.as_str(), t))
+        .collect();
+    let producer: BTreeMap<&str, &NodeProto> = graph
+        .node
+        .iter()
+        .flat_map(|n| n.output.iter().map(move |o| (o.as_str(), n)))
+        .collect();
+    let init = |name: &str| -> TractResult<Option<Tensor>> {
+        inits
+            .get(name)
+            .map(|t| load_tensor(&FopenDataResolver, t, None))
+            .transpose()
+    };
+    // A zero point that is absent or all zeros.
+    let zero = |node: &NodeProto| -> TractResult<bool> {
+        Ok(match node.input.get(2).filter(|z| !z.is_empty()) {
+            None => true,
+            Some(z) => match init(z)? {
+                Some(t) => floats(&t)?.iter().all(|&v| v == 0.0),
+                None => false,
+            },
+        })
+    };
+    let mut found = Vec::new();
+    for (i, conv) in graph.node.iter().enumerate() {
+        if conv.op_type != "Conv" || conv.input.len() < 2 {
+            continue;
+        }
+        let (Some(dx), Some(dw)) = (
+            producer.get(conv.input[0].as_str()),
+            producer.get(conv.input[1].as_str()),
+        ) else {
+            continue;
+        };
+        if dx.op_type != "DequantizeLinear" || dw.op_type != "DequantizeLinear" {
+            continue;
+        }
+        let Some(qx) = producer.get(dx.input[0].as_str()) else {
+            continue;
+        };
+        let (Some(w), Some(s_w), Some(s_x)) = (
+            init(&dw.input[0])?,
+            dw.input.get(1).map(|s| init(s)).transpose()?.flatten(),
+            dx.input.get(1).map(|s| init(s)).transpose()?.flatten(),
+        ) else {
+            continue;
+        };
+        let axis = dw
+            .attribute
+            .iter()
+            .find(|a| a.name == "axis")
+            .map_or(1, |a| a.i);
+        let channels = w.shape().first().copied().unwrap_or(0);
+        let per_channel = s_w.len() == channels && (axis == 0 || s_w.len() == 1);
+        // 2D kernels larger than 1x1 only: tract has no fast integer path for 3D ones (S3D-G's
+        // int8 clip network went from 7.7 to 48 ms), and on 1x1 convolutions over small maps
+        // the rescale costs more than the integer product saves (S3D-G's deflated image
+        // network: 0.81 -> 0.99 ms with them rewritten).
+        let spatial = w.rank() == 4 && w.shape()[2] * w.shape()[3] > 1;
+        if !spatial
+            || qx.op_type != "QuantizeLinear"
+            || w.datum_type() != i8::datum_type()
+            || s_x.len() != 1
+            || !(per_channel || s_w.len() == 1)
+            || !zero(dx)?
+            || !zero(dw)?
+        {
+            continue;
+        }
+        let s_x = floats(&s_x)?[0];
+        let s_w = floats(&s_w)?;
+        let scale = (0..channels)
+            .map(|c| s_x * s_w[if s_w.len() == 1 { 0 } else { c }])
+            .collect();
+        let bias = match conv.input.get(2).filter(|b| !b.is_empty()) {
+            None => None,
+            Some(b) => match init(b)? {
+                Some(t) if t.len() == channels => Some(floats(&t)?),
+                // A bias computed in the graph: not a form this rewrite knows.
+                _ => continue,
+            },
+        };
+        found.push(Found {
+            conv: i,
+            x_q: dx.input[0].clone(),
+            w_q: dw.input[0].clone(),
+            scale,
+            bias,
+            rank: w.rank(),
+        });
+    }
+    if found.is_empty() {
+        return Ok(0);
+    }
+    let mut replacements: BTreeMap<usize, Vec<NodeProto>> = BTreeMap::new();
+    let mut new_inits = Vec::new();
+    for (k, f) in found.iter().enumerate() {
+        let conv = &graph.node[f.conv];
+        let out = conv.output[0].clone();
+        let batch = batch_of(&conv.input[0]).unwrap_or(1).max(1);
+        let channels = f.scale.len();
+        let mut dims = vec![batch as i64, channels as i64];
+        dims.resize(f.rank, 1);
+        let tiled =
+            |v: &[f32]| -> Vec<f32> { (0..batch).flat_map(|_| v.iter().copied()).collect() };
+        let name = |what: &str| format!("mmv_qdq_{k}_{what}");
+        let mut nodes = vec![
+            NodeProto {
+                op_type: "ConvInteger".into(),
+                name: name("conv"),
+                input: vec![f.x_q.clone(), f.w_q.clone()],
+                output: vec![name("i32")],
+                attribute: conv.attribute.clone(),
+                ..Default::default()
+            },
+            NodeProto {
+                op_type: "Cast".into(),
+                name: name("cast"),
+                input: vec![name("i32")],
+                output: vec![name("f32")],
+                attribute: vec![AttributeProto {
+                    name: "to".into(),
+                    r#type: attribute_proto::AttributeType::Int as i32,
+                    i: tensor_proto::DataType::Float as i64,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        ];
+        new_inits.push(float_tensor(&name("scale"), &dims, &tiled(&f.scale)));
+        let scaled = if f.bias.is_some() {
+            name("scaled")
+        } else {
+            out.clone()
+        };
+        nodes.push(NodeProto {
+            op_type: "Mul".into(),
+            name: name("mul"),
+            input: vec![name("f32"), name("scale")],
+            output: vec![scaled.clone()],
+            ..Default::default()
+        });
+        if let Some(bias) = &f.bias {
+            new_inits.push(float_tensor(&name("bias"), &dims, &tiled(bias)));
+            nodes.push(NodeProto {
+                op_type: "Add".into(),
+                name: name("add"),
+                input: vec![scaled, name("bias")],
+                output: vec![out],
+                ..Default::default()
+            });
+        }
+        replacements.insert(f.conv, nodes);
+    }
+    let old = std::mem::take(&mut graph.node);
+    for (i, node) in old.into_iter().enumerate() {
+        match replacements.remove(&i) {
+            Some(nodes) => graph.node.extend(nodes),
+            None => graph.node.push(node),
+        }
+    }
+    // DequantizeLinear nodes nothing reads any more.
+    let read: BTreeSet<String> = graph
+        .node
+        .iter()
+        .flat_map(|n| n.input.iter().cloned())
+        .chain(graph.output.iter().map(|o| o.name.clone()))
+        .collect();
+    graph
+        .node
+        .retain(|n| n.op_type != "DequantizeLinear" || n.output.iter().any(|o| read.contains(o)));
+    graph.initializer.extend(new_inits);
+    Ok(found.len())
+}
+
+fn floats(t: &Tensor) -> TractResult<Vec<f32>> {
+    Ok(t.cast_to::<f32>()?
+        .to_plain_array_view::<f32>()?
+        .iter()
+        .copied()
+        .collect())
+}
+
+fn float_tensor(name: &str, dims: &[i64], values: &[f32]) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: tensor_proto::DataType::Float as i32,
+        raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use tract_onnx::prelude::*;
+
+    use crate::bundle::manifest::{EncoderKind, Manifest, Precision};
+    use crate::bundle::session::{optimize, read_model_as};
+
+    /// The released bundle's int8 networks give the same embeddings through integer
+    /// convolutions as through tract's plain QDQ execution, and every convolution the int8
+    /// plan quantised on both inputs is rewritten.
+    #[test]
+    fn integer_convolutions_give_the_qdq_graphs_embeddings() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/avdigits-fac-tsm-robust");
+        let manifest = Manifest::load(&dir).unwrap();
+        for kind in [EncoderKind::Audio, EncoderKind::Clip, EncoderKind::Image] {
+            let spec = manifest.encoder(kind, Precision::Int8).unwrap();
+            let path = dir.join(&spec.file);
+            let shape = &spec.inputs[0].shape;
+            let n: usize = shape.iter().product();
+            // A fixed, input-like signal in [-2, 2].
+            let x: Vec<f32> = (0..n).map(|i| 2.0 * ((i as f32) * 0.37).sin()).collect();
+            let input = Tensor::from_shape(shape, &x).unwrap();
+            let run = |integer: bool| {
+                let (model, rewritten) = read_model_as(&path, spec, integer).unwrap();
+                let plan = optimize(model).unwrap().into_runnable().unwrap();
+                let out = plan.run(tvec![input.clone().into()]).unwrap();
+                let values: Vec<Vec<f32>> = out
+                    .iter()
+                    .map(|t| {
+                        t.to_plain_array_view::<f32>()
+                            .unwrap()
+                            .iter()
+                            .copied()
+                            .collect()
+                    })
+                    .collect();
+                (values, rewritten)
+            };
+            let (qdq, none) = run(false);
+            let (integer, rewritten) = run(true);
+            assert_eq!(none, 0);
+            assert!(
+                rewritten >= 3,
+                "{kind:?}: only {rewritten} convolutions rewritten"
+            );
+            assert_eq!(qdq.len(), integer.len());
+            for (a, b) in qdq.iter().zip(&integer) {
+                let worst = a
+                    .iter()
+                    .zip(b)
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(worst <= 1e-5, "{kind:?}: outputs differ by {worst}");
+            }
+        }
+    }
+}
