@@ -3,6 +3,7 @@
 #   mmv_bench.md / .png   `mmv bench` on the bundle (every encoder, precision, thread count;
 #                         pipeline; search; per-node tract profiles)
 #   ort_vs_tract_tN.md    tract against onnxruntime on the same files, N threads
+#   int8_forms.md         int8 in tract: QDQ as exported vs the runtime's integer convs, fp32
 #   search_vs_faiss.md    1M x 256 brute-force top-10 against faiss IndexFlatIP
 #   logmel_vs_librosa.md  the log-mel front end against librosa (agreement, ratio, real time)
 #   criterion.md          the criterion benches of the hot Rust paths
@@ -59,6 +60,10 @@ for t in ${THREADS//,/ }; do
       --min-duration "$MIN_DURATION" --min-queries "$MIN_QUERIES"
   } > "$OUT/ort_vs_tract_t$t.md"
 done
+
+echo "== int8 forms in tract" >&2
+python3 benches/int8_forms.py "$BUNDLE" --mmv "$MMV" --rounds "$ROUNDS" \
+  --min-duration "$MIN_DURATION" --markdown "$OUT/int8_forms.md" > /dev/null
 
 echo "== search vs faiss" >&2
 {

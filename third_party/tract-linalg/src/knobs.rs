@@ -54,6 +54,13 @@ tract_data::declare_knob!(
 );
 
 tract_data::declare_knob!(
+    TRACT_AMX_INT8,
+    bool,
+    false,
+    "x86_64: opt in to the AMX int8 matrix kernels. Off by default: on a Sapphire Rapids VM they fault (SIGSEGV inside avx512amx_mmm_i32_16x16, in about half the runs) on the packed operands of eager-im2col int8 convolutions; the AVX-512 VNNI kernels are as fast there."
+);
+
+tract_data::declare_knob!(
     TRACT_AMX_BF16,
     bool,
     false,

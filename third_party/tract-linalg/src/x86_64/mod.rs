@@ -139,7 +139,7 @@ pub fn isa_set() -> crate::isa::IsaSet {
         set = set.with(Isa::X86_64AvxVnni);
     }
     #[cfg(tract_amx_int8)]
-    if amx::has_amx_int8() {
+    if crate::knobs::TRACT_AMX_INT8.get() && amx::has_amx_int8() {
         set = set.with(Isa::X86_64AmxInt8);
     }
     #[cfg(tract_amx_bf16)]
