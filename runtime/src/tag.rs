@@ -189,9 +189,10 @@ pub struct Tag {
     /// [`OpenSetScore::Typicality`]); present where the calibration scores the modality so.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub typicality: Option<f32>,
-    /// Whether the open-set score (the similarity or the contrast, as the tagger's
-    /// [`OpenSetScore`] says) reaches the modality's cut (see [`crate::open_set`]): false means
-    /// "none of the labels is there" for the best tag. Always true without a cut.
+    /// Whether the open-set score (the similarity, the contrast or the input's typicality, as
+    /// the tagger's [`OpenSetScore`] says) reaches the modality's cut (see [`crate::open_set`]):
+    /// false means "none of the labels is there" for the best tag. Under typicality only the
+    /// best tag can be present. Always true without a cut.
     pub present: bool,
 }
 
@@ -373,7 +374,8 @@ impl Tagger {
             .into_iter()
             .filter(|&l| scores.probabilities[l] >= min_probability)
             .take(top_k)
-            .map(|l| {
+            .enumerate()
+            .map(|(rank, l)| {
                 let mut tag = Tag {
                     label: self.labels[l].name.clone(),
                     score: scores.probabilities[l],
@@ -382,7 +384,11 @@ impl Tagger {
                     typicality,
                     present: true,
                 };
-                tag.present = cut.is_none_or(|c| tag.open_score(kind) >= c);
+                // Typicality scores the input, not a label: it says whether a label is there,
+                // and the best one says which, so the labels after it are never present (the
+                // daemon started events for them too).
+                tag.present = cut.is_none_or(|c| tag.open_score(kind) >= c)
+                    && (rank == 0 || kind != OpenSetScore::Typicality);
                 tag
             })
             .collect()
@@ -596,6 +602,14 @@ mod tests {
         // label by contrast, and yet absent.
         let near = top(&[1.02, 0.01, 0.0]);
         assert!(near.present && near.typicality.unwrap() > -4.0, "{near:?}");
+        // The input's typicality says a label is there and the best says which: the others,
+        // listed with the same typicality, are not present.
+        let all = t.top(&t.scores(&[1.02, 0.01, 0.0]).unwrap(), "audio", 3, 0.0);
+        assert_eq!(all.len(), 3);
+        assert!(
+            all[0].present && all[1..].iter().all(|x| !x.present),
+            "{all:?}"
+        );
         let between = top(&unit(&[1.0, 0.6, 0.0]));
         assert_eq!(between.label, "x");
         assert!(

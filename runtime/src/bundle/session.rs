@@ -79,9 +79,16 @@ pub(crate) fn read_model_as(
         .is_some_and(|g| g.node.iter().any(|n| n.op_type == "QuantizeLinear"));
     let mut rewritten = 0;
     if quantised && integer_convs {
-        // The batch of each convolution's input, from the graph as written.
-        let typed = with_facts(onnx.model_for_proto_model(&proto)?)?.into_typed()?;
+        // The batch of each convolution's input, from the graph as written: typed only when a
+        // convolution is found to rewrite (a second parse of the file). A graph that does not
+        // type leaves the batch unknown, which `rewrite_convs` takes as 1 (correct, unfused).
+        let original = proto.clone();
+        let typed = std::cell::OnceCell::new();
         let batch_of = |name: &str| {
+            let typed = typed
+                .get_or_init(|| with_facts(onnx.model_for_proto_model(&original)?)?.into_typed())
+                .as_ref()
+                .ok()?;
             let outlet = typed.find_outlet_label(name)?;
             let fact = typed.outlet_fact(outlet).ok()?;
             fact.shape.as_concrete()?.first().copied()
