@@ -42,16 +42,41 @@ pub struct EncoderSession {
 /// here (benches/README.md); only kernels of volume 3-5 are affected. The knob is read while
 /// optimising, so a scope around it suffices.
 pub fn optimize(model: InferenceModel) -> TractResult<TypedModel> {
-    KnobScope::new([("TRACT_LAZY_IM2COL_MIN_KERNEL", LAZY_IM2COL_MIN_KERNEL)])?
-        .enter(|| model.into_optimized())
+    optimize_with(model, &[])
+}
+
+/// [`optimize`] with more knobs set while it runs (tests and A/B runs).
+pub(crate) fn optimize_with(
+    model: InferenceModel,
+    knobs: &[(&str, &str)],
+) -> TractResult<TypedModel> {
+    let knobs = [("TRACT_LAZY_IM2COL_MIN_KERNEL", LAZY_IM2COL_MIN_KERNEL)]
+        .into_iter()
+        .chain(knobs.iter().copied());
+    KnobScope::new(knobs)?.enter(|| model.into_optimized())
 }
 
 /// Reads an encoder's ONNX file for tract with every input's type and shape fixed, its
-/// quantised convolutions rewritten into integer ones ([`super::qdq`]) unless the environment
-/// sets `MMV_INT8_AS_QDQ=1` (tract's plain QDQ execution, for A/B measurements).
+/// quantised convolutions rewritten into integer ones ([`super::qdq`]) where that is the faster
+/// form on this host ([`integer_convs_here`]). `MMV_INT8_AS_QDQ=1` keeps the QDQ graph as
+/// written, `MMV_INT8_AS_QDQ=0` rewrites it, whatever the host (for A/B measurements).
 pub fn read_model(path: &Path, spec: &EncoderFile) -> TractResult<InferenceModel> {
-    let integer_convs = std::env::var_os("MMV_INT8_AS_QDQ").is_none_or(|v| v != "1");
+    let integer_convs = match std::env::var("MMV_INT8_AS_QDQ").as_deref() {
+        Ok("1") => false,
+        Ok("0") => true,
+        _ => integer_convs_here(),
+    };
     Ok(read_model_as(path, spec, integer_convs)?.0)
+}
+
+/// Whether int8 convolutions run faster as integer convolutions than as written. Where tract's
+/// direct float convolution takes short rows (the AVX-512 kernel of the patched tract-linalg,
+/// `third_party/`), a QDQ convolution runs on it (its weights dequantised once at load, its
+/// input rounded through int8 on the way): 1.4x faster than the integer convolutions' im2col on
+/// the default bundle's clip network (benches/results/int8_forms.md). Elsewhere (AVX2, ARM) the
+/// float convolution is im2col too, and the integer one wins.
+pub fn integer_convs_here() -> bool {
+    !tract_linalg::routines::conv_w4_f32_takes_short_rows()
 }
 
 /// [`read_model`] with the rewrite on or off; also says how many convolutions it rewrote.
@@ -218,5 +243,64 @@ impl EncoderSession {
             }
         }
         Ok(embedding)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use tract_onnx::prelude::*;
+
+    use super::{integer_convs_here, optimize_with, read_model_as};
+    use crate::bundle::manifest::{EncoderKind, Manifest, Precision};
+
+    /// The released fp32 networks give the same embeddings through tract's direct convolution
+    /// (the patched short-row path, `third_party/`) as through im2col, and their 3x3
+    /// convolutions take it on a host whose kernel takes short rows.
+    #[test]
+    fn direct_convolutions_give_the_im2col_embeddings() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/avdigits-fac-tsm-robust");
+        let manifest = Manifest::load(&dir).unwrap();
+        let short_rows = !integer_convs_here();
+        for kind in [EncoderKind::Audio, EncoderKind::Clip, EncoderKind::Image] {
+            let spec = manifest.encoder(kind, Precision::Fp32).unwrap();
+            let path = dir.join(&spec.file);
+            let shape = &spec.inputs[0].shape;
+            let n: usize = shape.iter().product();
+            let x: Vec<f32> = (0..n).map(|i| 2.0 * ((i as f32) * 0.37).sin()).collect();
+            let input = Tensor::from_shape(shape, &x).unwrap();
+            let run = |min_w: &str| {
+                let (model, _) = read_model_as(&path, spec, false).unwrap();
+                let typed =
+                    optimize_with(model, &[("TRACT_MIN_DIRECT_SPATIAL_W", min_w)]).unwrap();
+                let direct = typed
+                    .nodes()
+                    .iter()
+                    .filter(|node| node.op.name() == "DirectSpatialConv")
+                    .count();
+                let out = typed
+                    .into_runnable()
+                    .unwrap()
+                    .run(tvec![input.clone().into()])
+                    .unwrap();
+                let values: Vec<Vec<f32>> = out
+                    .iter()
+                    .map(|t| t.to_plain_array_view::<f32>().unwrap().iter().copied().collect())
+                    .collect();
+                (values, direct)
+            };
+            let (im2col, none) = run("1000000");
+            let (direct, taken) = run("8");
+            assert_eq!(none, 0, "{kind:?}: direct convolutions with the path off");
+            if short_rows {
+                assert!(taken >= 6, "{kind:?}: only {taken} direct convolutions");
+            }
+            for (a, b) in im2col.iter().zip(&direct) {
+                assert_eq!(a.len(), b.len());
+                let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+                assert!(worst <= 1e-5, "{kind:?}: outputs differ by {worst}");
+            }
+        }
     }
 }

@@ -628,6 +628,14 @@ pub fn conv_w4_f32() -> Option<ConvW4F32> {
     }
 }
 
+/// Whether this host's [`conv_w4_f32`] kernel takes short rows well: the AVX-512 one runs
+/// 64-point blocks and ends a run in one masked vector, so a direct convolution beats im2col on
+/// rows of 8 to 64 points (measured on Sapphire Rapids); the others end runs in scalar loops.
+pub fn conv_w4_f32_takes_short_rows() -> bool {
+    native_best(Func::ConvW4, DatumType::F32)
+        .is_some_and(|r| r.name() == "x86_64_avx512_conv_w4_f32")
+}
+
 /// The whole-buffer row softmax this host runs, `None` where none is written. Optional like
 /// [`depthwise_w_f32`]: the softmax op keeps its per-row kernels for the machines without one.
 pub fn softmax_rows_f32() -> Option<SoftmaxRowsF32> {

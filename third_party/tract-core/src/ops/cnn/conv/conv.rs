@@ -728,13 +728,14 @@ impl Conv {
         // one, so the input row turns most candidates down before the output shape is computed.
         let w_in =
             self.pool_spec.data_format.shape(shape).ok().and_then(|s| s.hw_dims().last().copied());
-        if w_in.is_some_and(|w| w < MIN_DIRECT_SPATIAL_W) {
+        let min_w = TRACT_MIN_DIRECT_SPATIAL_W.get();
+        if w_in.is_some_and(|w| w < min_w) {
             return false;
         }
         let Ok(output) = self.pool_spec.output_shape(shape) else {
             return false;
         };
-        output.hw_dims().last().is_some_and(|w| *w >= MIN_DIRECT_SPATIAL_W)
+        output.hw_dims().last().is_some_and(|w| *w >= min_w)
     }
 
     fn wire_as_direct_spatial(
@@ -1496,6 +1497,19 @@ fn amx_owns_fat_spatial() -> bool {
     }
 }
 
+crate::declare_knob!(
+    scopable TRACT_MIN_DIRECT_SPATIAL_W,
+    usize,
+    default_min_direct_spatial_w(),
+    "The shortest output row the direct spatial convolution takes (shorter rows go to im2col)."
+);
+
+/// Rows of 8 points and more where the host's `conv_w4` kernel takes short rows (the direct
+/// convolution then computes them from a padded, stride-phased copy of the input, one run per
+/// plane: `DirectSpatialConv`), [`MIN_DIRECT_SPATIAL_W`] elsewhere.
+fn default_min_direct_spatial_w() -> usize {
+    if tract_linalg::routines::conv_w4_f32_takes_short_rows() { 8 } else { MIN_DIRECT_SPATIAL_W }
+}
 crate::declare_knob!(
     scopable TRACT_DISABLE_DIRECT_SPATIAL,
     bool,

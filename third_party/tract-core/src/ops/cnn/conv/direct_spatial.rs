@@ -129,6 +129,9 @@ impl DirectSpatialConv {
         let n_stride_o = *self.output_shape.n_stride().unwrap_or(&0) as isize;
         let c_stride_i = *self.input_shape.c_stride() as isize;
         let c_stride_o = *self.output_shape.c_stride() as isize;
+        if self.use_padded_copy() {
+            return unsafe { self.eval_f32_padded(img, kernel, bias, conv_w4, conv_w1) };
+        }
         let mut output = unsafe { Tensor::uninitialized::<f32>(&self.output_shape.shape)? };
         // The offsets a zone's taps read through depend on the zone and the input channels only,
         // so they are built once per zone and shared by every output-channel group.
@@ -257,6 +260,158 @@ impl DirectSpatialConv {
                     o += group;
                 }
             }
+        }
+        Ok(output)
+    }
+}
+
+/// Output rows shorter than this are computed from a zero-padded, stride-phased copy of the
+/// input: a short row's border zones (one or two points at each end, each a zone with its own
+/// tap repack and scalar loop) and strided loads cost more than copying the input once, and
+/// the copy leaves one valid zone of unit stride that the vector kernel covers whole.
+const PADDED_COPY_BELOW_W: usize = 128;
+
+impl DirectSpatialConv {
+    fn use_padded_copy(&self) -> bool {
+        self.input_shape.hw_dims().len() == 2
+            && self.output_shape.hw_dims().len() == 2
+            && self.output_shape.hw_dims()[1] < PADDED_COPY_BELOW_W
+            && *self.input_shape.w_stride() == 1
+            && *self.output_shape.w_stride() == 1
+            && *self.input_shape.c_stride() == self.input_shape.hw_dims().iter().product::<usize>()
+            && *self.output_shape.c_stride() == self.output_shape.hw_dims().iter().product::<usize>()
+    }
+
+    /// The convolution over a zero-padded copy of the input (NCHW, 2D), laid out in stride
+    /// phases: with strides `(s0, s1)`, each channel becomes `s0 * s1` planes, the plane of phase
+    /// `(a, b)` holding the padded input's points `(s0 * y + a, s1 * x + b)`. Output point
+    /// `(y, x)` then reads tap `(ky, kx)` at `(y + ky / s0, x + kx / s1)` of one phase plane:
+    /// every convolution is a stride-1 one, every output point is in the valid zone, and the
+    /// taps of a group of four output channels are gathered once for the whole image.
+    unsafe fn eval_f32_padded(
+        &self,
+        img: &Tensor,
+        kernel: &Tensor,
+        bias: &Tensor,
+        conv_w4: tract_linalg::routines::ConvW4F32,
+        conv_w1: Option<tract_linalg::routines::DepthwiseWF32>,
+    ) -> TractResult<Tensor> {
+        let ic = *self.input_shape.c();
+        let oc = *self.output_shape.c();
+        let n = *self.input_shape.n().unwrap_or(&1);
+        let (h, w) = (self.input_shape.hw_dims()[0], self.input_shape.hw_dims()[1]);
+        let (oh, ow) = (self.output_shape.hw_dims()[0], self.output_shape.hw_dims()[1]);
+        let (pb, pa) = (&self.patch.pad_before, &self.patch.pad_after);
+        let spec = &self.patch.spec;
+        let (s0, s1) = (spec.strides[0], spec.strides[1]);
+        let (ph, pw) = (h + pb[0] + pa[0], w + pb[1] + pa[1]);
+        let (ph2, pw2) = (ph.div_ceil(s0), pw.div_ceil(s1));
+        let (kh, kw) = (spec.kernel_shape[0], spec.kernel_shape[1]);
+        let kvol = kh * kw;
+        let phase_plane = ph2 * pw2;
+        let chan_in = s0 * s1 * phase_plane;
+        let plane_out = oh * ow;
+        let input_view = img.try_as_plain_ram()?;
+        let input = input_view.as_slice::<f32>()?;
+        ensure!(input.len() == n * ic * h * w, "DirectSpatialConv: unexpected input length");
+        let mut padded = vec![0f32; n * ic * chan_in];
+        for (src, dst) in input.chunks_exact(h * w).zip(padded.chunks_exact_mut(chan_in)) {
+            for (y, row) in src.chunks_exact(w).enumerate() {
+                let yy = y + pb[0];
+                let row_base = (yy % s0) * s1 * phase_plane + (yy / s0) * pw2;
+                if s1 == 1 {
+                    dst[row_base + pb[1]..][..w].copy_from_slice(row);
+                } else {
+                    for (x, v) in row.iter().enumerate() {
+                        let xx = x + pb[1];
+                        dst[row_base + (xx % s1) * phase_plane + xx / s1] = *v;
+                    }
+                }
+            }
+        }
+        // Tap (c, ky, kx) in the kernel's order: channel, then row, then column.
+        let mut offsets = Vec::with_capacity(ic * kvol);
+        for c in 0..ic {
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    let (a, b) = (ky * spec.dilations[0], kx * spec.dilations[1]);
+                    let phase = (a % s0) * s1 + b % s1;
+                    offsets.push(
+                        (c * chan_in + phase * phase_plane + (a / s0) * pw2 + b / s1) as isize,
+                    );
+                }
+            }
+        }
+        let kernel_view = kernel.try_as_plain_ram()?;
+        let kernel = kernel_view.as_slice::<f32>()?;
+        let bias_view = bias.try_as_plain_ram()?;
+        let bias = bias_view.as_slice::<f32>()?;
+        ensure!(kernel.len() == oc * ic * kvol, "DirectSpatialConv: unexpected kernel length");
+        let bias_of = |o: usize| if bias.len() == 1 { bias[0] } else { bias[o] };
+        let mut output = unsafe { Tensor::uninitialized::<f32>(&self.output_shape.shape)? };
+        let out = unsafe { output.as_slice_mut_unchecked::<f32>() };
+        // Output point (y, x) reads its phase planes from y * pw2 + x: the rows of a plane are
+        // one run of `(oh - 1) * pw2 + ow` points if the `pw2 - ow` points between two rows
+        // are computed too and dropped. Short rows (8 to 40 points) then fill the kernel's
+        // widest blocks instead of ending in a narrower, masked or scalar tail at every row.
+        let one_run_per_plane = ow % 64 != 0 && oh > 1;
+        let mut scratch = if one_run_per_plane { vec![0f32; 4 * oh * pw2] } else { vec![] };
+        let mut taps = Vec::with_capacity(4 * ic * kvol);
+        let mut o = 0;
+        while o < oc {
+            let group = if o + 4 <= oc { 4 } else { 1 };
+            taps.clear();
+            taps.extend_from_slice(&kernel[o * ic * kvol..(o + group) * ic * kvol]);
+            let b: Vec<f32> = (o..o + group).map(bias_of).collect();
+            for ni in 0..n {
+                let ip = padded[ni * ic * chan_in..].as_ptr();
+                if one_run_per_plane {
+                    unsafe {
+                        one_run(
+                            conv_w4,
+                            conv_w1,
+                            ip,
+                            scratch.as_mut_ptr(),
+                            &taps,
+                            &offsets,
+                            &b,
+                            group,
+                            (oh - 1) * pw2 + ow,
+                            1,
+                            1,
+                            (oh * pw2) as isize,
+                        )
+                    };
+                    for g in 0..group {
+                        let dst = &mut out[(ni * oc + o + g) * plane_out..][..plane_out];
+                        let src = &scratch[g * oh * pw2..][..oh * pw2];
+                        for (d, s) in dst.chunks_exact_mut(ow).zip(src.chunks(pw2)) {
+                            d.copy_from_slice(&s[..ow]);
+                        }
+                    }
+                    continue;
+                }
+                let op = out[(ni * oc + o) * plane_out..].as_mut_ptr();
+                for y in 0..oh {
+                    unsafe {
+                        one_run(
+                            conv_w4,
+                            conv_w1,
+                            ip.add(y * pw2),
+                            op.add(y * ow),
+                            &taps,
+                            &offsets,
+                            &b,
+                            group,
+                            ow,
+                            1,
+                            1,
+                            plane_out as isize,
+                        )
+                    };
+                }
+            }
+            o += group;
         }
         Ok(output)
     }
