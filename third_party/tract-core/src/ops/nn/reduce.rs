@@ -72,6 +72,9 @@ impl Reducer {
             .enumerate()
             .map(|(ax, &d)| if axes.contains(&ax) { 1 } else { d })
             .collect();
+        if let Some(t) = self.reduce_f32_rows(axes, input, &output_shape)? {
+            return Ok(t);
+        }
         let (zp, scale) = input.datum_type().zp_scale();
         unsafe {
             let mut t = match self {
@@ -111,6 +114,53 @@ impl Reducer {
             }
             Ok(t)
         }
+    }
+
+    /// Max or Min of f32 over one axis that is not the innermost one: the rows along that axis
+    /// are contiguous, so the output is folded a whole row at a time (a loop LLVM vectorises)
+    /// instead of through one strided ndarray slice per output value (about 300 ns each: a
+    /// max over the 16 words of a [1, 1, 16, 128] text embedding took 40 us). The same fold as
+    /// `max_t` / `min_t` on each strided slice, from the same start, in the same order: the
+    /// same result, NaN included.
+    fn reduce_f32_rows(
+        &self,
+        axes: &[usize],
+        input: &Tensor,
+        output_shape: &[usize],
+    ) -> TractResult<Option<Tensor>> {
+        let max = match self {
+            Reducer::Max => true,
+            Reducer::Min => false,
+            _ => return Ok(None),
+        };
+        if input.datum_type() != f32::datum_type() || axes.len() != 1 || input.len() == 0 {
+            return Ok(None);
+        }
+        let shape = input.shape();
+        let ax = axes[0];
+        let inner: usize = shape[ax + 1..].iter().product();
+        if inner <= 1 {
+            return Ok(None);
+        }
+        let n = shape[ax];
+        let view = input.try_as_plain_ram()?;
+        let x = view.as_slice::<f32>()?;
+        let start = if max { f32::MIN } else { f32::MAX };
+        let mut out = vec![start; input.len() / n];
+        for (dst, rows) in out.chunks_exact_mut(inner).zip(x.chunks_exact(n * inner)) {
+            for row in rows.chunks_exact(inner) {
+                if max {
+                    for (d, &v) in dst.iter_mut().zip(row) {
+                        *d = if *d > v { *d } else { v };
+                    }
+                } else {
+                    for (d, &v) in dst.iter_mut().zip(row) {
+                        *d = if *d < v { *d } else { v };
+                    }
+                }
+            }
+        }
+        Ok(Some(Tensor::from_shape(output_shape, &out)?))
     }
 
     unsafe fn reduce_t<T, TO, F, A>(
@@ -774,6 +824,44 @@ mod tests {
             })
             .unwrap();
             assert_eq!(got4, got);
+        }
+    }
+
+    /// Max and Min over one axis that is not the innermost (the row-folding path) give what
+    /// the per-value strided fold gives, NaN and infinities included.
+    #[test]
+    fn max_min_over_an_outer_axis_fold_rows_as_the_strided_fold() {
+        let shape = [3usize, 4, 5];
+        let len: usize = shape.iter().product();
+        let data: Vec<f32> = (0..len)
+            .map(|i| match i % 17 {
+                3 => f32::NAN,
+                7 => f32::NEG_INFINITY,
+                11 => f32::INFINITY,
+                _ => ((i * 37 % 113) as f32) - 56.0,
+            })
+            .collect();
+        let t = Tensor::from_shape(&shape, &data).unwrap();
+        let view = t.to_plain_array_view::<f32>().unwrap();
+        for ax in 0..2 {
+            for (reducer, max) in [(Reducer::Max, true), (Reducer::Min, false)] {
+                let got = reducer.reduce(&[ax], &t).unwrap();
+                let want = view.map_axis(tract_ndarray::Axis(ax), |lane| {
+                    if max {
+                        lane.fold(f32::MIN, |acc, &v| if acc > v { acc } else { v })
+                    } else {
+                        lane.fold(f32::MAX, |acc, &v| if acc < v { acc } else { v })
+                    }
+                });
+                let mut want = want.into_tensor();
+                want.insert_axis(ax).unwrap();
+                assert_eq!(got.shape(), want.shape());
+                let got = got.to_plain_array_view::<f32>().unwrap();
+                let want = want.to_plain_array_view::<f32>().unwrap();
+                for (g, w) in got.iter().zip(want.iter()) {
+                    assert!(g.to_bits() == w.to_bits(), "axis {ax}: {g} against {w}");
+                }
+            }
         }
     }
 

@@ -1711,6 +1711,75 @@ mod test {
         Tensor::from_shape(shape, &data).unwrap()
     }
 
+    /// The direct convolution over a padded, stride-phased copy (rows shorter than
+    /// `PADDED_COPY_BELOW_W`) gives im2col's results: strides 1 to 3, padding on some sides,
+    /// dilation, a batch, output channels not a multiple of four, a per-channel bias.
+    #[test]
+    fn direct_spatial_short_rows_match_im2col() -> TractResult<()> {
+        if tract_linalg::routines::conv_w4_f32().is_none() {
+            return Ok(());
+        }
+        #[allow(clippy::type_complexity)]
+        let cases: &[(usize, usize, usize, usize, usize, [usize; 2], usize, usize, [usize; 4])] = &[
+            (1, 1, 16, 32, 32, [3, 3], 1, 1, [1, 1, 1, 1]),
+            (2, 16, 32, 32, 32, [3, 3], 2, 1, [1, 1, 1, 1]),
+            (1, 3, 8, 17, 13, [3, 3], 2, 1, [1, 0, 1, 0]),
+            (3, 5, 12, 20, 21, [3, 2], 3, 1, [0, 2, 1, 1]),
+            (1, 4, 6, 26, 10, [3, 3], 1, 2, [2, 2, 2, 2]),
+            (1, 8, 4, 101, 40, [3, 3], 1, 1, [1, 1, 1, 1]),
+        ];
+        for &(n, ic, oc, h, w, k, s, d, [t, l, b, r]) in cases {
+            let len = n * ic * h * w;
+            let input = Tensor::from_shape(
+                &[n, ic, h, w],
+                &(0..len).map(|i| ((i * 7919 % 211) as f32 - 105.) / 50.).collect::<Vec<_>>(),
+            )?;
+            let klen = oc * ic * k[0] * k[1];
+            let kernel = Tensor::from_shape(
+                &[oc, ic, k[0], k[1]],
+                &(0..klen).map(|i| ((i * 104729 % 97) as f32 - 48.) / 30.).collect::<Vec<_>>(),
+            )?;
+            let bias = Tensor::from_shape(&[oc], &(0..oc).map(|o| o as f32 - 2.).collect::<Vec<_>>())?;
+            let run = |min_w: &str| -> TractResult<(usize, Tensor)> {
+                let mut model = TypedModel::default();
+                let x = model.add_source("input", f32::fact([n, ic, h, w]))?;
+                let kw = model.add_const("kernel", kernel.clone().into_arc_tensor())?;
+                let bw = model.add_const("bias", bias.clone().into_arc_tensor())?;
+                let op = Conv {
+                    pool_spec: PoolSpec {
+                        data_format: NCHW,
+                        kernel_shape: tvec!(k[0], k[1]),
+                        padding: crate::ops::cnn::PaddingSpec::Explicit(tvec!(t, l), tvec!(b, r)),
+                        dilations: Some(tvec!(d, d)),
+                        strides: Some(tvec!(s, s)),
+                        input_channels: ic,
+                        output_channels: oc,
+                    },
+                    kernel_fmt: KernelFormat::OIHW,
+                    group: 1,
+                    q_params: None,
+                };
+                let wire = model.wire_node("conv", op, &[x, kw, bw])?;
+                model.select_output_outlets(&wire)?;
+                let model = crate::knobs::KnobScope::new([("TRACT_MIN_DIRECT_SPATIAL_W", min_w)])?
+                    .enter(|| model.into_optimized())?;
+                let direct =
+                    model.nodes().iter().filter(|n| n.op.name() == "DirectSpatialConv").count();
+                let out = model.into_runnable()?.run(tvec!(input.clone().into_tvalue()))?;
+                Ok((direct, (*out[0]).clone()))
+            };
+            let (none, im2col) = run("1000000")?;
+            let (taken, direct) = run("1")?;
+            assert_eq!(none, 0);
+            if oc % 4 == 0 || tract_linalg::routines::depthwise_w_f32().is_some() {
+                assert_eq!(taken, 1, "case {n} {ic} {oc} {h}x{w}: not direct");
+            }
+            assert_eq!(im2col.shape(), direct.shape());
+            direct.close_enough(&im2col, Approximation::Approximate)?;
+        }
+        Ok(())
+    }
+
     fn run_lazy(
         fmt: DataFormat,
         input: &Tensor,
