@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""int8 in tract: the QDQ graph as exported against the runtime's integer convolutions, and fp32.
+"""int8 in tract: the QDQ file as exported, the runtime's integer convolutions, its direct int8
+convolutions, and fp32.
 
 Usage: int8_forms.py BUNDLE [BUNDLE ...] [--mmv PATH] [--rounds 3] [--min-duration 2]
                      [--markdown OUT.md]
 
-Each round runs `mmv bench BUNDLE --json` twice: int8 with `MMV_INT8_AS_QDQ=1` (tract runs the
-file's QDQ graph as written), and fp32 and int8 without (the runtime
-rewrites the quantised 2D convolutions into ConvInteger at load, runtime/src/bundle/qdq.rs),
-the two in alternating order per round so that a slow patch of a shared machine hurts both.
-The figure per cell is the median over rounds of each round's p50 (1 thread).
+Each round runs `mmv bench BUNDLE --json` once per int8 form, in an order that rotates from
+round to round so that a slow patch of a shared machine hurts all alike: `MMV_INT8_FORM=qdq`
+(tract runs the file's QDQ graph as written), `=integer` (the quantised 2D convolutions
+rewritten into ConvInteger at load, runtime/src/bundle/qdq.rs) and `=direct` (the direct int8
+convolution on AVX-512 VNNI, runtime/src/bundle/qconv.rs, where the host has it; ConvInteger
+for the rest); fp32 is measured in the `direct` runs. The figure per cell is the median over
+rounds of each round's p50 (1 thread). The runtime's default is `Int8Form::here()`.
 """
 
 import argparse
@@ -21,12 +24,16 @@ import sys
 import time
 
 
-def bench(mmv, bundle, qdq, min_duration):
-    env = dict(os.environ, MMV_INT8_AS_QDQ="1" if qdq else "0")
+FORMS = ("qdq", "integer", "direct")
+
+
+def bench(mmv, bundle, form, min_duration):
+    env = dict(os.environ, MMV_INT8_FORM=form)
+    env.pop("MMV_INT8_AS_QDQ", None)
     out = subprocess.run(
         [mmv, "bench", str(bundle), "--json", "--no-pipeline", "--no-offline", "--search-rows", "0",
-         # fp32 does not depend on the int8 form: measured in the integer runs only.
-         "--threads", "1", "--precision", "int8" if qdq else "fp32,int8",
+         # fp32 does not depend on the int8 form: measured in the direct runs only.
+         "--threads", "1", "--precision", "fp32,int8" if form == "direct" else "int8",
          "--encoders", "clip,image,audio",
          "--min-duration", str(min_duration)],
         env=env, check=True, capture_output=True, text=True,
@@ -49,23 +56,23 @@ def main():
         f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}): median over {args.rounds} "
         "alternating rounds of p50, 1 thread, ms.",
         "",
-        "| bundle | encoder | fp32 | int8 QDQ as exported | int8 integer convs | QDQ / fp32 "
-        "| integer / fp32 |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| bundle | encoder | fp32 | int8 QDQ as exported | int8 integer convs "
+        "| int8 direct convs | QDQ / fp32 | integer / fp32 | direct / fp32 |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for bundle in args.bundles:
-        runs = {True: [], False: []}
+        runs = {form: [] for form in FORMS}
         for r in range(args.rounds):
-            for qdq in ((True, False) if r % 2 == 0 else (False, True)):
-                runs[qdq].append(bench(args.mmv, bundle, qdq, args.min_duration))
-                print(bundle.name, "round", r, "qdq" if qdq else "integer", runs[qdq][-1],
-                      file=sys.stderr)
-        med = lambda qdq, key: statistics.median(run[key] for run in runs[qdq])
+            order = FORMS[r % 3:] + FORMS[:r % 3]
+            for form in order:
+                runs[form].append(bench(args.mmv, bundle, form, args.min_duration))
+                print(bundle.name, "round", r, form, runs[form][-1], file=sys.stderr)
+        med = lambda form, key: statistics.median(run[key] for run in runs[form])
         for kind in ("clip", "image", "audio"):
-            fp32 = med(False, (kind, "fp32"))
-            q, i = med(True, (kind, "int8")), med(False, (kind, "int8"))
-            lines.append(f"| {bundle.name} | {kind} | {fp32:.2f} | {q:.2f} | {i:.2f} "
-                         f"| {q / fp32:.2f} | **{i / fp32:.2f}** |")
+            fp32 = med("direct", (kind, "fp32"))
+            q, i, d = (med(form, (kind, "int8")) for form in FORMS)
+            lines.append(f"| {bundle.name} | {kind} | {fp32:.2f} | {q:.2f} | {i:.2f} | {d:.2f} "
+                         f"| {q / fp32:.2f} | {i / fp32:.2f} | **{d / fp32:.2f}** |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.markdown:

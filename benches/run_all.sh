@@ -3,7 +3,7 @@
 #   mmv_bench.md / .png   `mmv bench` on the bundle (every encoder, precision, thread count;
 #                         pipeline; search; per-node tract profiles)
 #   ort_vs_tract_tN.md    tract against onnxruntime on the same files, N threads
-#   int8_forms.md         int8 in tract: QDQ as exported vs the runtime's integer convs, fp32
+#   int8_forms.md         int8 in tract: QDQ as exported, the runtime's integer and direct convs, fp32
 #   search_vs_faiss.md    1M x 256 brute-force top-10 against faiss IndexFlatIP
 #   logmel_vs_librosa.md  the log-mel front end against librosa (agreement, ratio, real time)
 #   criterion.md          the criterion benches of the hot Rust paths

@@ -5,6 +5,7 @@
 pub mod manifest;
 mod panic_guard;
 pub mod precision;
+mod qconv;
 mod qdq;
 pub mod session;
 

@@ -29,6 +29,8 @@ use tract_onnx::tensor::load_tensor;
 /// One convolution found quantised on both inputs.
 struct Found {
     conv: usize,
+    /// The float input of the QuantizeLinear, and its scale where its zero point is 0.
+    x_float: Option<(String, f32)>,
     /// Names: the int8 activation (QuantizeLinear's output), the int8 weights.
     x_q: String,
     w_q: String,
@@ -40,11 +42,14 @@ struct Found {
 }
 
 /// Rewrites every convolution of `proto` quantised on both inputs (zero points 0) into an
-/// integer convolution and a rescale; returns how many. `batch_of(name)` is the batch size of
-/// the tensor `name` (the convolution's input) where known; 1 otherwise.
+/// integer convolution and a rescale; returns how many. `shape_of(name)` is the shape of the
+/// tensor `name` (the convolution's input) where known. With `direct`, a convolution whose
+/// output rows are [`super::qconv::MIN_ROW`] points or more becomes one
+/// [`super::qconv::QConvDirect`] node instead (AVX-512 VNNI hosts).
 pub fn rewrite_convs(
     proto: &mut ModelProto,
-    batch_of: impl Fn(&str) -> Option<usize>,
+    shape_of: impl Fn(&str) -> Option<Vec<usize>>,
+    direct: bool,
 ) -> TractResult<usize> {
     let Some(graph) = proto.graph.as_mut() else {
         return Ok(0);
@@ -134,8 +139,28 @@ pub fn rewrite_convs(
                 _ => continue,
             },
         };
+        // The QuantizeLinear's own scale (the direct op quantises as it does).
+        // Its zero point must be there and int8 (absent, ONNX's output is uint8).
+        let q_int8 = qx
+            .input
+            .get(2)
+            .filter(|z| !z.is_empty())
+            .map(|z| init(z))
+            .transpose()?
+            .flatten()
+            .is_some_and(|t| t.datum_type().unquantized() == i8::datum_type());
+        let x_float = match (
+            qx.input.get(1).map(|s| init(s)).transpose()?.flatten(),
+            q_int8 && zero(qx)?,
+        ) {
+            (Some(scale), true) if scale.len() == 1 => {
+                Some((qx.input[0].clone(), floats(&scale)?[0]))
+            }
+            _ => None,
+        };
         found.push(Found {
             conv: i,
+            x_float,
             x_q: dx.input[0].clone(),
             w_q: dw.input[0].clone(),
             scale,
@@ -151,7 +176,15 @@ pub fn rewrite_convs(
     for (k, f) in found.iter().enumerate() {
         let conv = &graph.node[f.conv];
         let out = conv.output[0].clone();
-        let batch = batch_of(&conv.input[0]).unwrap_or(1).max(1);
+        let input_shape = shape_of(&conv.input[0]);
+        if direct && let Some(node) = direct_node(conv, f, input_shape.as_deref(), &inits, k)? {
+            replacements.insert(f.conv, vec![node]);
+            continue;
+        }
+        let batch = input_shape
+            .and_then(|s| s.first().copied())
+            .unwrap_or(1)
+            .max(1);
         let channels = f.scale.len();
         let mut dims = vec![batch as i64, channels as i64];
         dims.resize(f.rank, 1);
@@ -227,6 +260,106 @@ pub fn rewrite_convs(
     Ok(found.len())
 }
 
+/// The [`super::qconv::QConvDirect`] node for a found convolution, where the op takes it: 2D,
+/// group 1, explicit pads, output channels a multiple of 4, output rows long enough.
+fn direct_node(
+    conv: &NodeProto,
+    f: &Found,
+    input_shape: Option<&[usize]>,
+    inits: &BTreeMap<&str, &TensorProto>,
+    k: usize,
+) -> TractResult<Option<NodeProto>> {
+    use super::qconv::{MIN_ROW, OP_TYPE, Params, QConvDirect};
+    let (Some(&[n, c, h, w]), Some((x_float, x_scale))) = (input_shape, &f.x_float) else {
+        return Ok(None);
+    };
+    let attr = |name: &str| conv.attribute.iter().find(|a| a.name == name);
+    let ints = |name: &str, default: Vec<i64>| attr(name).map_or(default, |a| a.ints.clone());
+    let group = attr("group").map_or(1, |a| a.i);
+    let auto_pad = attr("auto_pad").map_or(String::new(), |a| {
+        String::from_utf8_lossy(&a.s).into_owned()
+    });
+    if f.rank != 4 || group != 1 || !(auto_pad.is_empty() || auto_pad == "NOTSET") {
+        return Ok(None);
+    }
+    let Some(w_proto) = inits.get(f.w_q.as_str()) else {
+        return Ok(None);
+    };
+    let weights = load_tensor(&FopenDataResolver, w_proto, None)?;
+    let shape: [usize; 4] = match weights.shape().try_into() {
+        Ok(s) => s,
+        Err(_) => return Ok(None),
+    };
+    let values: Vec<i8> = weights
+        .cast_to::<i8>()?
+        .to_plain_array_view::<i8>()?
+        .iter()
+        .copied()
+        .collect();
+    let to_usize = |v: Vec<i64>| v.into_iter().map(|v| v.max(0) as usize).collect::<Vec<_>>();
+    let (Ok(strides), Ok(dilations), Ok(pads)) = (
+        <[usize; 2]>::try_from(to_usize(ints("strides", vec![1, 1]))),
+        <[usize; 2]>::try_from(to_usize(ints("dilations", vec![1, 1]))),
+        <[usize; 4]>::try_from(to_usize(ints("pads", vec![0, 0, 0, 0]))),
+    ) else {
+        return Ok(None);
+    };
+    let params = Params {
+        weights: &values,
+        shape,
+        strides,
+        dilations,
+        pads,
+        scale: &f.scale,
+        bias: f.bias.as_deref(),
+        input: [n, c, h, w],
+        x_scale: *x_scale,
+    };
+    // The output row: as the op computes it, from the input's width.
+    let reach = dilations[1] * (shape[3].max(1) - 1) + 1;
+    let padded = w + pads[1] + pads[3];
+    if h == 0 || padded < reach || (padded - reach) / strides[1] + 1 < MIN_ROW {
+        return Ok(None);
+    }
+    if QConvDirect::new(&params).is_none() {
+        return Ok(None);
+    }
+    let list = |name: &str, v: Vec<i64>| AttributeProto {
+        name: name.into(),
+        r#type: attribute_proto::AttributeType::Ints as i32,
+        ints: v,
+        ..Default::default()
+    };
+    let floats = |name: &str, v: &[f32]| AttributeProto {
+        name: name.into(),
+        r#type: attribute_proto::AttributeType::Floats as i32,
+        floats: v.to_vec(),
+        ..Default::default()
+    };
+    let as_i64 = |v: &[usize]| v.iter().map(|&x| x as i64).collect::<Vec<_>>();
+    let mut attribute = vec![
+        list("w", values.iter().map(|&v| v as i64).collect()),
+        list("w_shape", as_i64(&shape)),
+        list("strides", as_i64(&strides)),
+        list("dilations", as_i64(&dilations)),
+        list("pads", as_i64(&pads)),
+        list("input_shape", as_i64(&[n, c, h, w])),
+        floats("scale", &f.scale),
+        floats("x_scale", &[*x_scale]),
+    ];
+    if let Some(bias) = &f.bias {
+        attribute.push(floats("bias", bias));
+    }
+    Ok(Some(NodeProto {
+        op_type: OP_TYPE.into(),
+        name: format!("mmv_qdq_{k}_direct"),
+        input: vec![x_float.clone()],
+        output: vec![conv.output[0].clone()],
+        attribute,
+        ..Default::default()
+    }))
+}
+
 fn floats(t: &Tensor) -> TractResult<Vec<f32>> {
     Ok(t.cast_to::<f32>()?
         .to_plain_array_view::<f32>()?
@@ -252,11 +385,13 @@ mod tests {
     use tract_onnx::prelude::*;
 
     use crate::bundle::manifest::{EncoderKind, Manifest, Precision};
-    use crate::bundle::session::{optimize, read_model_as};
+    use crate::bundle::qconv;
+    use crate::bundle::session::{Int8Form, optimize, read_model_as};
 
     /// The released bundle's int8 networks give the same embeddings through integer
-    /// convolutions as through tract's plain QDQ execution, and every convolution the int8
-    /// plan quantised on both inputs is rewritten.
+    /// convolutions, and through the direct int8 op where the host runs it, as through
+    /// tract's plain QDQ execution; every convolution the int8 plan quantised on both inputs
+    /// is rewritten, and the direct op takes at least one per network.
     #[test]
     fn integer_convolutions_give_the_qdq_graphs_embeddings() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/avdigits-fac-tsm-robust");
@@ -269,10 +404,19 @@ mod tests {
             // A fixed, input-like signal in [-2, 2].
             let x: Vec<f32> = (0..n).map(|i| 2.0 * ((i as f32) * 0.37).sin()).collect();
             let input = Tensor::from_shape(shape, &x).unwrap();
-            let run = |integer: bool| {
-                let (model, rewritten) = read_model_as(&path, spec, integer).unwrap();
-                let plan = optimize(model).unwrap().into_runnable().unwrap();
-                let out = plan.run(tvec![input.clone().into()]).unwrap();
+            let run = |form: Int8Form| {
+                let (model, rewritten) = read_model_as(&path, spec, form).unwrap();
+                let typed = optimize(model).unwrap();
+                let direct = typed
+                    .nodes()
+                    .iter()
+                    .filter(|node| node.op.name() == qconv::OP_TYPE)
+                    .count();
+                let out = typed
+                    .into_runnable()
+                    .unwrap()
+                    .run(tvec![input.clone().into()])
+                    .unwrap();
                 let values: Vec<Vec<f32>> = out
                     .iter()
                     .map(|t| {
@@ -283,23 +427,35 @@ mod tests {
                             .collect()
                     })
                     .collect();
-                (values, rewritten)
+                (values, rewritten, direct)
             };
-            let (qdq, none) = run(false);
-            let (integer, rewritten) = run(true);
+            let (qdq, none, _) = run(Int8Form::AsWritten);
             assert_eq!(none, 0);
-            assert!(
-                rewritten >= 3,
-                "{kind:?}: only {rewritten} convolutions rewritten"
-            );
-            assert_eq!(qdq.len(), integer.len());
-            for (a, b) in qdq.iter().zip(&integer) {
-                let worst = a
-                    .iter()
-                    .zip(b)
-                    .map(|(x, y)| (x - y).abs())
-                    .fold(0.0f32, f32::max);
-                assert!(worst <= 1e-5, "{kind:?}: outputs differ by {worst}");
+            let mut forms = vec![Int8Form::Integer];
+            if qconv::available() {
+                forms.push(Int8Form::Direct);
+            }
+            for form in forms {
+                let (values, rewritten, direct) = run(form);
+                assert!(
+                    rewritten >= 3,
+                    "{kind:?} {form:?}: only {rewritten} convolutions rewritten"
+                );
+                if form == Int8Form::Direct {
+                    assert!(direct >= 1, "{kind:?}: no direct int8 convolution");
+                }
+                assert_eq!(qdq.len(), values.len());
+                for (a, b) in qdq.iter().zip(&values) {
+                    let worst = a
+                        .iter()
+                        .zip(b)
+                        .map(|(x, y)| (x - y).abs())
+                        .fold(0.0f32, f32::max);
+                    assert!(
+                        worst <= 1e-5,
+                        "{kind:?} {form:?}: outputs differ by {worst}"
+                    );
+                }
             }
         }
     }

@@ -56,36 +56,62 @@ pub(crate) fn optimize_with(
     KnobScope::new(knobs)?.enter(|| model.into_optimized())
 }
 
+/// How an int8 file's quantised convolutions reach tract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Int8Form {
+    /// The QDQ graph as written: tract dequantises the weights once and runs float
+    /// convolutions on inputs rounded through int8.
+    AsWritten,
+    /// `ConvInteger` and a rescale ([`super::qdq`]): tract's int8 im2col and matrix products.
+    Integer,
+    /// [`super::qconv::QConvDirect`] where it takes the convolution (AVX-512 VNNI hosts, output
+    /// rows of 8 points and more), `ConvInteger` for the others.
+    Direct,
+}
+
+impl Int8Form {
+    /// The fastest form on this host, measured on the default bundle
+    /// (benches/results/int8_forms.md): the direct int8 convolution where the CPU has VNNI;
+    /// else, where tract's float direct convolution takes short rows (AVX-512 without VNNI),
+    /// the graph as written (its convolutions then run on that path); else (AVX2, ARM) the
+    /// integer convolutions. `MMV_INT8_FORM=qdq|integer|direct` chooses one for A/B runs.
+    pub fn here() -> Int8Form {
+        match std::env::var("MMV_INT8_FORM").as_deref() {
+            Ok("qdq") => return Int8Form::AsWritten,
+            Ok("integer") => return Int8Form::Integer,
+            Ok("direct") => return Int8Form::Direct,
+            _ => {}
+        }
+        if super::qconv::available() {
+            Int8Form::Direct
+        } else if tract_linalg::routines::conv_w4_f32_takes_short_rows() {
+            Int8Form::AsWritten
+        } else {
+            Int8Form::Integer
+        }
+    }
+}
+
 /// Reads an encoder's ONNX file for tract with every input's type and shape fixed, its
-/// quantised convolutions rewritten into integer ones ([`super::qdq`]) where that is the faster
-/// form on this host ([`integer_convs_here`]). `MMV_INT8_AS_QDQ=1` keeps the QDQ graph as
-/// written, `MMV_INT8_AS_QDQ=0` rewrites it, whatever the host (for A/B measurements).
+/// quantised convolutions in this host's fastest form ([`Int8Form::here`]).
 pub fn read_model(path: &Path, spec: &EncoderFile) -> TractResult<InferenceModel> {
-    let integer_convs = match std::env::var("MMV_INT8_AS_QDQ").as_deref() {
-        Ok("1") => false,
-        Ok("0") => true,
-        _ => integer_convs_here(),
-    };
-    Ok(read_model_as(path, spec, integer_convs)?.0)
+    Ok(read_model_as(path, spec, Int8Form::here())?.0)
 }
 
-/// Whether int8 convolutions run faster as integer convolutions than as written. Where tract's
-/// direct float convolution takes short rows (the AVX-512 kernel of the patched tract-linalg,
-/// `third_party/`), a QDQ convolution runs on it (its weights dequantised once at load, its
-/// input rounded through int8 on the way): 1.4x faster than the integer convolutions' im2col on
-/// the default bundle's clip network (benches/results/int8_forms.md). Elsewhere (AVX2, ARM) the
-/// float convolution is im2col too, and the integer one wins.
-pub fn integer_convs_here() -> bool {
-    !tract_linalg::routines::conv_w4_f32_takes_short_rows()
-}
-
-/// [`read_model`] with the rewrite on or off; also says how many convolutions it rewrote.
+/// [`read_model`] with a given int8 form; also says how many convolutions it rewrote.
 pub(crate) fn read_model_as(
     path: &Path,
     spec: &EncoderFile,
-    integer_convs: bool,
+    form: Int8Form,
 ) -> TractResult<(InferenceModel, usize)> {
-    let onnx = tract_onnx::onnx();
+    let (integer_convs, direct) = match form {
+        Int8Form::AsWritten => (false, false),
+        Int8Form::Integer => (true, false),
+        Int8Form::Direct => (true, true),
+    };
+    let mut onnx = tract_onnx::onnx();
+    onnx.op_register
+        .insert(super::qconv::OP_TYPE, super::qconv::build);
     let mut proto = onnx.proto_model_for_path(path)?;
     let with_facts = |mut model: InferenceModel| -> TractResult<InferenceModel> {
         for (i, input) in spec.inputs.iter().enumerate() {
@@ -104,21 +130,22 @@ pub(crate) fn read_model_as(
         .is_some_and(|g| g.node.iter().any(|n| n.op_type == "QuantizeLinear"));
     let mut rewritten = 0;
     if quantised && integer_convs {
-        // The batch of each convolution's input, from the graph as written: typed only when a
+        // The shape of each convolution's input, from the graph as written: typed only when a
         // convolution is found to rewrite (a second parse of the file). A graph that does not
-        // type leaves the batch unknown, which `rewrite_convs` takes as 1 (correct, unfused).
+        // type leaves the shapes unknown, which `rewrite_convs` takes as batch 1 (correct,
+        // unfused) and no direct convolution.
         let original = proto.clone();
         let typed = std::cell::OnceCell::new();
-        let batch_of = |name: &str| {
+        let shape_of = |name: &str| {
             let typed = typed
                 .get_or_init(|| with_facts(onnx.model_for_proto_model(&original)?)?.into_typed())
                 .as_ref()
                 .ok()?;
             let outlet = typed.find_outlet_label(name)?;
             let fact = typed.outlet_fact(outlet).ok()?;
-            fact.shape.as_concrete()?.first().copied()
+            Some(fact.shape.as_concrete()?.to_vec())
         };
-        rewritten = super::qdq::rewrite_convs(&mut proto, batch_of)?;
+        rewritten = super::qdq::rewrite_convs(&mut proto, shape_of, direct)?;
     }
     Ok((with_facts(onnx.model_for_proto_model(&proto)?)?, rewritten))
 }
@@ -252,7 +279,7 @@ mod tests {
 
     use tract_onnx::prelude::*;
 
-    use super::{integer_convs_here, optimize_with, read_model_as};
+    use super::{Int8Form, optimize_with, read_model_as};
     use crate::bundle::manifest::{EncoderKind, Manifest, Precision};
 
     /// The released fp32 networks give the same embeddings through tract's direct convolution
@@ -262,7 +289,7 @@ mod tests {
     fn direct_convolutions_give_the_im2col_embeddings() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/avdigits-fac-tsm-robust");
         let manifest = Manifest::load(&dir).unwrap();
-        let short_rows = !integer_convs_here();
+        let short_rows = tract_linalg::routines::conv_w4_f32_takes_short_rows();
         for kind in [EncoderKind::Audio, EncoderKind::Clip, EncoderKind::Image] {
             let spec = manifest.encoder(kind, Precision::Fp32).unwrap();
             let path = dir.join(&spec.file);
@@ -271,9 +298,8 @@ mod tests {
             let x: Vec<f32> = (0..n).map(|i| 2.0 * ((i as f32) * 0.37).sin()).collect();
             let input = Tensor::from_shape(shape, &x).unwrap();
             let run = |min_w: &str| {
-                let (model, _) = read_model_as(&path, spec, false).unwrap();
-                let typed =
-                    optimize_with(model, &[("TRACT_MIN_DIRECT_SPATIAL_W", min_w)]).unwrap();
+                let (model, _) = read_model_as(&path, spec, Int8Form::AsWritten).unwrap();
+                let typed = optimize_with(model, &[("TRACT_MIN_DIRECT_SPATIAL_W", min_w)]).unwrap();
                 let direct = typed
                     .nodes()
                     .iter()
@@ -286,7 +312,13 @@ mod tests {
                     .unwrap();
                 let values: Vec<Vec<f32>> = out
                     .iter()
-                    .map(|t| t.to_plain_array_view::<f32>().unwrap().iter().copied().collect())
+                    .map(|t| {
+                        t.to_plain_array_view::<f32>()
+                            .unwrap()
+                            .iter()
+                            .copied()
+                            .collect()
+                    })
                     .collect();
                 (values, direct)
             };
@@ -298,7 +330,11 @@ mod tests {
             }
             for (a, b) in im2col.iter().zip(&direct) {
                 assert_eq!(a.len(), b.len());
-                let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+                let worst = a
+                    .iter()
+                    .zip(b)
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0f32, f32::max);
                 assert!(worst <= 1e-5, "{kind:?}: outputs differ by {worst}");
             }
         }
