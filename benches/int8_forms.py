@@ -29,7 +29,6 @@ FORMS = ("qdq", "integer", "direct")
 
 def bench(mmv, bundle, form, min_duration):
     env = dict(os.environ, MMV_INT8_FORM=form)
-    env.pop("MMV_INT8_AS_QDQ", None)
     out = subprocess.run(
         [mmv, "bench", str(bundle), "--json", "--no-pipeline", "--no-offline", "--search-rows", "0",
          # fp32 does not depend on the int8 form: measured in the direct runs only.

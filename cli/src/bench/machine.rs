@@ -24,12 +24,23 @@ pub struct Machine {
     pub features: Vec<String>,
     /// Whether tract has native f16 kernels here (see `bundle::precision`).
     pub native_f16: bool,
+    /// How int8 convolutions run here (`Int8Form::here`: direct, integer or as written).
+    #[serde(default)]
+    pub int8_form: String,
 }
 
 /// Features worth reporting for tract: its x86 kernels are AVX2/FMA or AVX-512, its ARM
 /// kernels use NEON with fp16 (asimdhp) and dot products (asimddp) where present.
-const FEATURES: [&str; 8] = [
-    "avx", "avx2", "fma", "avx512f", "f16c", "asimd", "asimdhp", "asimddp",
+const FEATURES: [&str; 9] = [
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_vnni",
+    "f16c",
+    "asimd",
+    "asimdhp",
+    "asimddp",
 ];
 
 impl Machine {
@@ -79,6 +90,7 @@ impl Machine {
                 .map(|f| f.to_string())
                 .collect(),
             native_f16: mmv_runtime::bundle::precision::cpu_has_native_f16(),
+            int8_form: format!("{:?}", mmv_runtime::bundle::session::Int8Form::here()),
         }
     }
 }

@@ -231,6 +231,9 @@ fn machine_line(r: &BenchReport) -> String {
         "native f16: {}",
         if m.native_f16 { "yes" } else { "no" }
     ));
+    if !m.int8_form.is_empty() {
+        parts.push(format!("int8 convolutions: {}", m.int8_form));
+    }
     parts.join(", ")
 }
 
