@@ -137,6 +137,11 @@ impl QConvDirect {
         Some(op)
     }
 
+    /// The output shape for the input the rewrite saw.
+    pub fn output(&self) -> [usize; 4] {
+        self.output
+    }
+
     fn output_hw(&self, h: usize, w: usize) -> Option<[usize; 2]> {
         let dims = [
             h + self.pads[0] + self.pads[2],
@@ -196,6 +201,7 @@ impl QConvDirect {
         let mut padded = vec![0x8080_8080u32; n * quads * chan];
         let zeros = vec![0f32; w];
         let mut row_buf = vec![0u32; w];
+        let vector = available();
         for b in 0..n {
             for q in 0..quads {
                 let dst = &mut padded[(b * quads + q) * chan..][..chan];
@@ -224,10 +230,6 @@ impl QConvDirect {
                     } else {
                         &mut row_buf
                     };
-                    #[cfg(target_arch = "x86_64")]
-                    let vector = available();
-                    #[cfg(not(target_arch = "x86_64"))]
-                    let vector = false;
                     if vector {
                         #[cfg(target_arch = "x86_64")]
                         // SAFETY: the features are present; four rows and `packed` of `w`.
@@ -297,6 +299,15 @@ impl QConvDirect {
     }
 }
 
+/// The first `min(rest, 16)` of sixteen lanes.
+fn tail_mask(rest: usize) -> u16 {
+    if rest >= 16 {
+        0xffff
+    } else {
+        ((1u32 << rest) - 1) as u16
+    }
+}
+
 /// [`QConvDirect::quantise`] of four rows into one row of packed lanes, sixteen points at a
 /// time: the same arithmetic (times `1 / s_x`, NaN to 0, clamp, `1.5 * 2^23` rounding).
 #[cfg(target_arch = "x86_64")]
@@ -312,11 +323,7 @@ unsafe fn pack_row_avx512(rows: [&[f32]; 4], out: &mut [u32], inv: f32) {
         let mut x = 0;
         while x < w {
             let rest = w - x;
-            let m: __mmask16 = if rest >= 16 {
-                0xffff
-            } else {
-                ((1u32 << rest) - 1) as u16
-            };
+            let m = tail_mask(rest);
             let mut lanes = _mm512_setzero_si512();
             for (l, row) in rows.iter().enumerate() {
                 let v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, row.as_ptr().add(x)), inv);
@@ -432,11 +439,7 @@ unsafe fn run4_vnni(
         }
         while i < len {
             let rest = len - i;
-            let m: __mmask16 = if rest >= 16 {
-                0xffff
-            } else {
-                ((1u32 << rest) - 1) as u16
-            };
+            let m = tail_mask(rest);
             let mut acc = [_mm512_setzero_si512(); 4];
             for t in 0..n {
                 let p = src.offset(*offsets.get_unchecked(t)).add(i);

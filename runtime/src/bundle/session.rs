@@ -273,53 +273,84 @@ impl EncoderSession {
     }
 }
 
+/// Test support shared by the bundle's tests: runs the released default bundle's `kind`
+/// network at `precision` on a fixed, input-like signal in [-2, 2], read in `form` and
+/// optimised with `knobs`; returns its outputs, how many convolutions the int8 rewrite
+/// replaced, and how many plan nodes are named `op`.
+#[cfg(test)]
+pub(crate) fn run_released(
+    kind: super::manifest::EncoderKind,
+    precision: super::manifest::Precision,
+    form: Int8Form,
+    knobs: &[(&str, &str)],
+    op: &str,
+) -> (Vec<Vec<f32>>, usize, usize) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/avdigits-fac-tsm-robust");
+    let manifest = super::manifest::Manifest::load(&dir).unwrap();
+    let spec = manifest.encoder(kind, precision).unwrap();
+    let shape = &spec.inputs[0].shape;
+    let n: usize = shape.iter().product();
+    let x: Vec<f32> = (0..n).map(|i| 2.0 * ((i as f32) * 0.37).sin()).collect();
+    let input = Tensor::from_shape(shape, &x).unwrap();
+    let (model, rewritten) = read_model_as(&dir.join(&spec.file), spec, form).unwrap();
+    let typed = optimize_with(model, knobs).unwrap();
+    let count = typed
+        .nodes()
+        .iter()
+        .filter(|node| node.op.name() == op)
+        .count();
+    let out = typed
+        .into_runnable()
+        .unwrap()
+        .run(tvec![input.into()])
+        .unwrap();
+    let values = out
+        .iter()
+        .map(|t| {
+            t.to_plain_array_view::<f32>()
+                .unwrap()
+                .iter()
+                .copied()
+                .collect()
+        })
+        .collect();
+    (values, rewritten, count)
+}
+
+/// Test support: the largest absolute difference between two runs' outputs (same shapes).
+#[cfg(test)]
+pub(crate) fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .flat_map(|(a, b)| {
+            assert_eq!(a.len(), b.len());
+            a.iter().zip(b).map(|(x, y)| (x - y).abs())
+        })
+        .fold(0.0, f32::max)
+}
+
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use tract_onnx::prelude::*;
-
-    use super::{Int8Form, optimize_with, read_model_as};
-    use crate::bundle::manifest::{EncoderKind, Manifest, Precision};
+    use super::{Int8Form, max_abs_diff, run_released};
+    use crate::bundle::manifest::{EncoderKind, Precision};
 
     /// The released fp32 networks give the same embeddings through tract's direct convolution
     /// (the patched short-row path, `third_party/`) as through im2col, and their 3x3
     /// convolutions take it on a host whose kernel takes short rows.
     #[test]
     fn direct_convolutions_give_the_im2col_embeddings() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/avdigits-fac-tsm-robust");
-        let manifest = Manifest::load(&dir).unwrap();
         let short_rows = tract_linalg::routines::conv_w4_f32_takes_short_rows();
         for kind in [EncoderKind::Audio, EncoderKind::Clip, EncoderKind::Image] {
-            let spec = manifest.encoder(kind, Precision::Fp32).unwrap();
-            let path = dir.join(&spec.file);
-            let shape = &spec.inputs[0].shape;
-            let n: usize = shape.iter().product();
-            let x: Vec<f32> = (0..n).map(|i| 2.0 * ((i as f32) * 0.37).sin()).collect();
-            let input = Tensor::from_shape(shape, &x).unwrap();
             let run = |min_w: &str| {
-                let (model, _) = read_model_as(&path, spec, Int8Form::AsWritten).unwrap();
-                let typed = optimize_with(model, &[("TRACT_MIN_DIRECT_SPATIAL_W", min_w)]).unwrap();
-                let direct = typed
-                    .nodes()
-                    .iter()
-                    .filter(|node| node.op.name() == "DirectSpatialConv")
-                    .count();
-                let out = typed
-                    .into_runnable()
-                    .unwrap()
-                    .run(tvec![input.clone().into()])
-                    .unwrap();
-                let values: Vec<Vec<f32>> = out
-                    .iter()
-                    .map(|t| {
-                        t.to_plain_array_view::<f32>()
-                            .unwrap()
-                            .iter()
-                            .copied()
-                            .collect()
-                    })
-                    .collect();
+                let knobs = [("TRACT_MIN_DIRECT_SPATIAL_W", min_w)];
+                let (values, _, direct) = run_released(
+                    kind,
+                    Precision::Fp32,
+                    Int8Form::AsWritten,
+                    &knobs,
+                    "DirectSpatialConv",
+                );
                 (values, direct)
             };
             let (im2col, none) = run("1000000");
@@ -328,15 +359,8 @@ mod tests {
             if short_rows {
                 assert!(taken >= 6, "{kind:?}: only {taken} direct convolutions");
             }
-            for (a, b) in im2col.iter().zip(&direct) {
-                assert_eq!(a.len(), b.len());
-                let worst = a
-                    .iter()
-                    .zip(b)
-                    .map(|(x, y)| (x - y).abs())
-                    .fold(0.0f32, f32::max);
-                assert!(worst <= 1e-5, "{kind:?}: outputs differ by {worst}");
-            }
+            let worst = max_abs_diff(&im2col, &direct);
+            assert!(worst <= 1e-5, "{kind:?}: outputs differ by {worst}");
         }
     }
 }
