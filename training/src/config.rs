@@ -152,6 +152,9 @@ pub enum AugmentPreset {
     /// Wide scale, polarity, blur and noise on video; cut, sped-up and masked words; empty
     /// clips (the product-quality and open-set issues).
     Robust,
+    /// Robust, with twice the empty clips, some showing a letter or saying a word that is no
+    /// digit (the open-set issue).
+    RobustOpenSet,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

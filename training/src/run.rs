@@ -240,7 +240,16 @@ pub fn train(
 
     let words = load_word_vectors(&meta.glove, &config)?;
     // The data folder given now wins over the recorded one (runs move between machines).
-    let data = AvDigits::load(&options.data_dir, &config, words.vocab.clone())?;
+    let mut data = AvDigits::load(&options.data_dir, &config, words.vocab.clone())?;
+    let augment = if options.augment == Augment::NONE {
+        Augment::NONE
+    } else {
+        Augment::preset(config.data.augment)
+    };
+    if augment.non_digits {
+        let n = data.load_non_digit_speech(&out.join("non-digit-speech"))?;
+        tracing::info!("{n} spoken non-digit words for empty clips");
+    }
 
     let device = backend::training_device();
     device.seed(meta.seed);
@@ -270,11 +279,6 @@ pub fn train(
         .open(&metrics_path)
         .map_err(io_err(&metrics_path))?;
     let batch = config.optim.batch_size;
-    let augment = if options.augment == Augment::NONE {
-        Augment::NONE
-    } else {
-        Augment::preset(config.data.augment)
-    };
     let started = Instant::now();
     let mut data_seconds = 0.0;
     let mut last_loss = None;

@@ -172,3 +172,53 @@ fn bad_data_folders_are_named() {
     assert!(err.contains("mnist10k-images-idx3-ubyte.gz"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+#[ignore = "needs MMV_DATA (and espeak-ng)"]
+fn open_set_empty_clips_say_non_digit_words_from_the_bank() {
+    let silent = load();
+    let mut speaking = load();
+    let dir = tempfile::tempdir().unwrap();
+    let n = speaking.load_non_digit_speech(dir.path()).unwrap();
+    assert_eq!(
+        n,
+        20 * 5 * 2,
+        "every training word in every voice at two speeds"
+    );
+    let a = Augment::ROBUST_OPEN_SET;
+    let (mut empty, mut spoken) = (0, 0);
+    for i in 0..400u64 {
+        let s = speaking.sample(ClipSplit::Train, i, 3, &a);
+        let q = silent.sample(ClipSplit::Train, i, 3, &a);
+        assert_eq!(
+            bytes(&s.video),
+            bytes(&q.video),
+            "clip {i}: the bank changes only sound"
+        );
+        if s.text.iter().all(|&t| t == 0) {
+            empty += 1;
+            if s.audio != q.audio {
+                spoken += 1;
+                let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+                assert!(
+                    mean(&s.audio) > mean(&q.audio),
+                    "clip {i}: a word is louder than silence"
+                );
+            }
+        } else {
+            assert_eq!(
+                bytes(&s.audio),
+                bytes(&q.audio),
+                "clip {i}: a digit clip is unchanged"
+            );
+        }
+    }
+    assert!((60..140).contains(&empty), "{empty} empty clips of 400");
+    assert!(
+        spoken * 5 > empty && spoken * 2 < empty,
+        "{spoken} of {empty} empty clips speak"
+    );
+    // Files already spoken are reused (a resumed run hears the same words).
+    let again = load().load_non_digit_speech(dir.path()).unwrap();
+    assert_eq!(again, n);
+}

@@ -54,6 +54,9 @@ pub struct Augment {
     /// Probability that a clip is "empty": nothing shown (blank, noisy or cluttered canvas),
     /// nothing said (silence, noise, a tone), no narration.
     pub empty: f32,
+    /// Whether empty clips may also show a letter and say a word that is no digit
+    /// (`data::non_digits`' training set): things that are there, yet none of the labels.
+    pub non_digits: bool,
     /// Share of clips that get the robust levers above (the others keep the standard jitter).
     pub robust_share: f32,
 }
@@ -78,6 +81,7 @@ impl Augment {
         time_mask: 0,
         freq_mask: 0,
         empty: 0.0,
+        non_digits: false,
         robust_share: 0.0,
     };
 
@@ -114,7 +118,16 @@ impl Augment {
         time_mask: 12,
         freq_mask: 6,
         empty: 0.125,
+        non_digits: false,
         robust_share: 0.5,
+    };
+
+    /// [`Augment::ROBUST`] with twice the empty clips, which may also show a letter or say a
+    /// word that is no digit (the open-set issue: models that leave room for "none").
+    pub const ROBUST_OPEN_SET: Augment = Augment {
+        empty: 0.25,
+        non_digits: true,
+        ..Augment::ROBUST
     };
 
     /// The augmentation of training step `step`: the robust levers and the empty clips come
@@ -136,6 +149,7 @@ impl Augment {
         match preset {
             crate::config::AugmentPreset::Standard => Augment::TRAIN,
             crate::config::AugmentPreset::Robust => Augment::ROBUST,
+            crate::config::AugmentPreset::RobustOpenSet => Augment::ROBUST_OPEN_SET,
         }
     }
 }
@@ -189,6 +203,8 @@ pub enum EmptyVideo {
     Clutter,
     /// Strong random noise.
     Noise,
+    /// A letter that is no digit, moving like one (only with [`Augment::non_digits`]).
+    Letter,
 }
 
 /// What an empty clip sounds like.
@@ -199,6 +215,8 @@ pub enum EmptyAudio {
     PinkNoise,
     /// A steady or gliding tone.
     Tone,
+    /// A spoken word that is no digit (only with [`Augment::non_digits`]).
+    Speech,
 }
 
 impl Robust {
@@ -222,6 +240,7 @@ impl Robust {
         let full = rng.random::<f32>() < a.robust_share;
         let off = Augment {
             empty: a.empty,
+            non_digits: a.non_digits,
             ..Augment::NONE
         };
         let a = if full { a } else { &off };
@@ -256,17 +275,22 @@ impl Robust {
         };
         let time_masks = masks(a.time_mask, rng);
         let freq_masks = masks(a.freq_mask, rng);
+        // Without non-digit content the draws are exactly the earlier releases' (reproducible).
+        let (videos, audios) = if a.non_digits { (4, 6) } else { (3, 4) };
         let empty = chance(rng, a.empty).then(|| {
-            let video = match rng.random_range(0..3) {
+            let video = match rng.random_range(0..videos) {
                 0 => EmptyVideo::Blank,
                 1 => EmptyVideo::Clutter,
-                _ => EmptyVideo::Noise,
+                2 => EmptyVideo::Noise,
+                _ => EmptyVideo::Letter,
             };
-            let audio = match rng.random_range(0..4) {
+            // With non-digit content, speech is one empty sound in three.
+            let audio = match rng.random_range(0..audios) {
                 0 => EmptyAudio::Silence,
                 1 => EmptyAudio::WhiteNoise,
                 2 => EmptyAudio::PinkNoise,
-                _ => EmptyAudio::Tone,
+                3 => EmptyAudio::Tone,
+                _ => EmptyAudio::Speech,
             };
             (video, audio)
         });
@@ -417,5 +441,34 @@ mod tests {
                 .iter()
                 .all(|j| (0.85..=1.15).contains(&j.robust.speed))
         );
+    }
+
+    #[test]
+    fn only_the_open_set_preset_shows_letters_and_says_words() {
+        let empties = |a: &Augment| {
+            let mut rng = StdRng::seed_from_u64(2);
+            (0..2000)
+                .filter_map(|_| Jitter::draw(a, 8, &mut rng).robust.empty)
+                .collect::<Vec<_>>()
+        };
+        let robust = empties(&Augment::ROBUST);
+        assert!(
+            robust
+                .iter()
+                .all(|&(v, a)| v != EmptyVideo::Letter && a != EmptyAudio::Speech)
+        );
+        let open = empties(&Augment::ROBUST_OPEN_SET);
+        let n = open.len() as f32;
+        assert!(
+            (0.2..0.3).contains(&(n / 2000.0)),
+            "{n} empty clips of 2000"
+        );
+        let letters = open.iter().filter(|e| e.0 == EmptyVideo::Letter).count() as f32;
+        let words = open.iter().filter(|e| e.1 == EmptyAudio::Speech).count() as f32;
+        assert!(
+            (0.18..0.32).contains(&(letters / n)),
+            "letters {letters} of {n}"
+        );
+        assert!((0.25..0.42).contains(&(words / n)), "words {words} of {n}");
     }
 }

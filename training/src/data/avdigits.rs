@@ -18,11 +18,12 @@ use mmv_runtime::frames::{FrameSpec, preprocess_gray8};
 use mmv_runtime::text::{Tokenizer, Vocab};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
-use super::augment::{Augment, Jitter};
+use super::augment::{Augment, EmptyAudio, Jitter};
 use super::fsdd::{self, Recording};
 use super::mnist::Mnist;
 use super::moving_mnist::{self, CANVAS, DIGIT, Motion};
 use super::narrations::pick_narrations;
+use super::non_digits;
 use super::splits::ClipSplit;
 use super::{DataError, Sample, mix_seed};
 use crate::config::MmvConfig;
@@ -52,6 +53,9 @@ pub struct AvDigits {
     pub heldout: Vec<Recording>,
     waveforms: Vec<Vec<f32>>,
     heldout_waveforms: Vec<Vec<f32>>,
+    /// Spoken words that are no digit, for empty clips that say one (empty unless
+    /// [`AvDigits::load_non_digit_speech`] was called).
+    non_digit_speech: Vec<Vec<f32>>,
     /// takes[split][digit]: indices into `recordings` that a split may use.
     takes: [[Vec<usize>; 10]; 2],
     /// images[split][digit]: MNIST indices of a split's images of each digit.
@@ -128,6 +132,7 @@ impl AvDigits {
             heldout,
             waveforms,
             heldout_waveforms,
+            non_digit_speech: Vec::new(),
             takes,
             images,
         })
@@ -180,6 +185,31 @@ impl AvDigits {
         }
     }
 
+    /// Speaks the training set's non-digit words (`data::non_digits`) in every voice at two
+    /// speeds with espeak-ng into `dir` (files already there are reused, so a resumed run hears
+    /// the same words) and keeps them for empty clips that say a word. Returns how many.
+    pub fn load_non_digit_speech(&mut self, dir: &Path) -> Result<usize, DataError> {
+        std::fs::create_dir_all(dir).map_err(|source| DataError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let rate = self.config.audio.logmel.sample_rate;
+        let mut bank = Vec::new();
+        for word in non_digits::Set::Training.words() {
+            for voice in non_digits::VOICES {
+                for speed in [130, 175] {
+                    let path = dir.join(format!("{word}-{}-{speed}.wav", voice.replace('+', "_")));
+                    if !path.is_file() {
+                        non_digits::speak(word, voice, speed, 50, &path)?;
+                    }
+                    bank.push(fsdd::load_waveform(&path, rate)?);
+                }
+            }
+        }
+        self.non_digit_speech = bank;
+        Ok(self.non_digit_speech.len())
+    }
+
     /// Training clip `index` for `seed`, augmented with `augment`.
     pub fn sample(&self, split: ClipSplit, index: u64, seed: u64, augment: &Augment) -> Sample {
         self.render(&self.plan(split, index, seed), augment)
@@ -198,8 +228,13 @@ impl AvDigits {
             let video = self.canvas_to_clip(&canvas);
             let rate = self.config.audio.logmel.sample_rate;
             let n = self.config.clip_samples();
-            let sound = super::empty_clip::audio(heard, n, rate, jitter.robust.seed ^ 0xA0D);
-            let audio = self.finish_audio(sound, &jitter);
+            let audio = if heard == EmptyAudio::Speech && !self.non_digit_speech.is_empty() {
+                let word = jitter.robust.seed as usize % self.non_digit_speech.len();
+                self.place_audio(&self.non_digit_speech[word], &jitter, Some(&mut rng))
+            } else {
+                let sound = super::empty_clip::audio(heard, n, rate, jitter.robust.seed ^ 0xA0D);
+                self.finish_audio(sound, &jitter)
+            };
             let k = self.config.text.narrations_per_clip;
             let text = vec![0u32; k * self.config.text.max_words];
             return Sample { video, audio, text };

@@ -8,8 +8,9 @@
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
-use super::augment::{EmptyAudio, EmptyVideo};
-use super::moving_mnist::CANVAS;
+use super::augment::{EmptyAudio, EmptyVideo, Jitter};
+use super::moving_mnist::{self, CANVAS, DIGIT, Motion};
+use super::non_digits;
 
 /// `frames` canvas frames (8-bit grey, CANVAS x CANVAS) of an empty clip.
 pub fn video(kind: EmptyVideo, frames: usize, seed: u64) -> Vec<Vec<u8>> {
@@ -27,6 +28,15 @@ pub fn video(kind: EmptyVideo, frames: usize, seed: u64) -> Vec<Vec<u8>> {
                 .collect()
         }
         EmptyVideo::Clutter => clutter(frames, &mut rng),
+        EmptyVideo::Letter => {
+            // A letter of the training set, at a digit's range of sizes, moving like a digit.
+            let side = DIGIT as usize;
+            let glyph = non_digits::letter(non_digits::Set::Training, side, &mut rng);
+            let mut jitter = Jitter::none(frames);
+            jitter.scale = rng.random_range(0.5f32..2.3);
+            let motion = Motion::random(DIGIT * jitter.scale, &mut rng);
+            moving_mnist::render(&glyph, side, side, motion, &jitter)
+        }
     }
 }
 
@@ -119,12 +129,14 @@ fn inside(shape: Shape, dx: f32, dy: f32) -> bool {
     }
 }
 
-/// `n` samples at `rate` Hz of an empty clip's sound, in [-1, 1].
+/// `n` samples at `rate` Hz of an empty clip's sound, in [-1, 1]. A spoken word comes from the
+/// data set's bank of non-digit speech (`AvDigits::load_non_digit_speech`); here, without it,
+/// [`EmptyAudio::Speech`] is silence.
 pub fn audio(kind: EmptyAudio, n: usize, rate: u32, seed: u64) -> Vec<f32> {
     let mut rng = StdRng::seed_from_u64(seed);
     let level = rng.random_range(0.005f32..0.25);
     match kind {
-        EmptyAudio::Silence => vec![0.0; n],
+        EmptyAudio::Silence | EmptyAudio::Speech => vec![0.0; n],
         EmptyAudio::WhiteNoise => white_noise(n, level, &mut rng),
         EmptyAudio::PinkNoise => pink(&white_noise(n, level, &mut rng)),
         EmptyAudio::Tone => {
@@ -169,13 +181,28 @@ mod tests {
 
     #[test]
     fn empty_clips_have_the_clip_shape_and_differ_by_seed() {
-        for kind in [EmptyVideo::Blank, EmptyVideo::Clutter, EmptyVideo::Noise] {
+        let lit = |f: &[u8]| f.iter().filter(|&&p| p > 0).count();
+        for kind in [
+            EmptyVideo::Blank,
+            EmptyVideo::Clutter,
+            EmptyVideo::Noise,
+            EmptyVideo::Letter,
+        ] {
             let v = video(kind, 8, 3);
             assert_eq!(v.len(), 8);
             assert!(v.iter().all(|f| f.len() == CANVAS * CANVAS));
         }
+        // A letter is drawn, and it moves.
+        for seed in 0..10 {
+            let v = video(EmptyVideo::Letter, 8, seed);
+            let f = &v[0];
+            assert!(lit(f) > 10 && lit(f) < CANVAS * CANVAS / 2, "seed {seed}");
+            assert!(
+                v.iter().any(|g| g != f),
+                "seed {seed}: the letter stands still"
+            );
+        }
         assert!(video(EmptyVideo::Blank, 2, 0)[0].iter().all(|&p| p == 0));
-        let lit = |f: &[u8]| f.iter().filter(|&&p| p > 0).count();
         // Clutter draws something, and not the whole canvas.
         for seed in 0..20 {
             let f = &video(EmptyVideo::Clutter, 1, seed)[0];

@@ -17,6 +17,7 @@ pub mod fsdd;
 pub mod mnist;
 pub mod moving_mnist;
 pub mod narrations;
+pub mod non_digits;
 pub mod splits;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +58,8 @@ pub enum DataError {
     NotPcm16 { path: PathBuf, found: String },
     #[error(transparent)]
     Audio(#[from] mmv_runtime::audio::AudioError),
+    #[error(transparent)]
+    Speak(#[from] non_digits::SpeakError),
     #[error("{dir}: no recording of digit {digit} in the {split} split")]
     NoTakes {
         dir: PathBuf,

@@ -10,14 +10,13 @@
 //! footage clips.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use super::ProductError;
 use super::media::{Gray, write_clip, write_png, write_wav};
 use crate::data::empty_clip::{pink, white_noise};
+use crate::data::non_digits::{self, SpeakError};
 
 /// Which of the two disjoint negative sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,22 +27,6 @@ pub enum Purpose {
 
 /// The sample rate negatives' sounds are written at (the product resamples as for any file).
 pub const RATE: u32 = 16_000;
-
-/// Letters drawn: neither set has a digit look-alike (O o D Q I l i j 1-like, S s 5, Z z 2,
-/// B b 6/8, G g q 9, T t 7/+, A 4, e c 6/0 in some hands are left out too).
-const CALIBRATION_LETTERS: &str = "EFHKMNRWXYkmnrwx";
-const EVALUATION_LETTERS: &str = "CJLPUVadfhpuvy";
-
-/// Non-digit words spoken by espeak-ng. None sounds like a digit ("won", "to", "for", "ate",
-/// "tree", "fine", "heaven" are avoided).
-const CALIBRATION_WORDS: &[&str] = &[
-    "window", "garden", "yellow", "basket", "music", "table", "purple", "river", "kitchen",
-    "pocket", "rabbit", "summer", "paper", "orange", "jacket", "bottle",
-];
-const EVALUATION_WORDS: &[&str] = &[
-    "hello", "camera", "door", "water", "people", "morning", "little", "coffee", "market",
-    "silver", "animal", "button", "planet", "doctor",
-];
 
 /// One negative file and its kind.
 #[derive(Clone, Debug)]
@@ -66,6 +49,15 @@ pub struct FootageSplit {
 #[derive(Clone, Copy, Debug)]
 pub struct NegativeCounts {
     pub per_kind: usize,
+}
+
+impl Purpose {
+    fn set(self) -> non_digits::Set {
+        match self {
+            Purpose::Calibration => non_digits::Set::Calibration,
+            Purpose::Evaluation => non_digits::Set::Evaluation,
+        }
+    }
 }
 
 fn seed_of(purpose: Purpose) -> u64 {
@@ -127,34 +119,23 @@ fn speech(
     purpose: Purpose,
     counts: NegativeCounts,
 ) -> Result<Vec<Negative>, ProductError> {
-    let words = match purpose {
-        Purpose::Calibration => CALIBRATION_WORDS,
-        Purpose::Evaluation => EVALUATION_WORDS,
-    };
-    let voices = ["en", "en-us", "en-gb", "en+f3", "en+m3"];
+    let words = purpose.set().words();
+    let voices = non_digits::VOICES;
     let mut rng = StdRng::seed_from_u64(seed_of(purpose) ^ 0x5BEE);
     let mut out = Vec::new();
     for i in 0..counts.per_kind {
         let word = words[i % words.len()];
         let voice = voices[rng.random_range(0..voices.len())];
-        let speed = rng.random_range(120..200).to_string();
-        let pitch = rng.random_range(20..80).to_string();
+        let speed = rng.random_range(120i32..200) as u32;
+        let pitch = rng.random_range(20i32..80) as u32;
         let path = dir.join(format!("speech-{i}-{word}.wav"));
-        let status = Command::new("espeak-ng")
-            .args(["-v", voice, "-s", &speed, "-p", &pitch, "-w"])
-            .arg(&path)
-            .arg(word)
-            .output()
-            .map_err(|e| ProductError::Tool {
-                tool: "espeak-ng",
-                problem: format!("{e} (install the Debian package espeak-ng)"),
-            })?;
-        if !status.status.success() {
-            return Err(ProductError::Tool {
-                tool: "espeak-ng",
-                problem: String::from_utf8_lossy(&status.stderr).into_owned(),
-            });
-        }
+        non_digits::speak(word, voice, speed, pitch, &path).map_err(|e| ProductError::Tool {
+            tool: "espeak-ng",
+            problem: match e {
+                SpeakError::Missing(e) => format!("{e} (install the Debian package espeak-ng)"),
+                SpeakError::Failed { stderr, .. } => stderr,
+            },
+        })?;
         out.push(Negative {
             kind: "non-digit speech",
             path,
@@ -284,32 +265,13 @@ pub fn clips(
     Ok(out)
 }
 
-/// One letter, white on black, filling about 70 % of a `side` x `side` image.
+/// One letter of the purpose's set, white on black (`data::non_digits`).
 fn letter_image(purpose: Purpose, side: usize, rng: &mut StdRng) -> Gray {
-    let (letters, font_bytes) = match purpose {
-        Purpose::Calibration => (CALIBRATION_LETTERS, epaint_default_fonts::HACK_REGULAR),
-        Purpose::Evaluation => (EVALUATION_LETTERS, epaint_default_fonts::UBUNTU_LIGHT),
-    };
-    let chars: Vec<char> = letters.chars().collect();
-    let c = chars[rng.random_range(0..chars.len())];
-    let font = FontRef::try_from_slice(font_bytes).expect("the embedded fonts parse");
-    let px = side as f32 * rng.random_range(0.6f32..0.9);
-    let scaled = font.as_scaled(PxScale::from(px));
-    let glyph = scaled.scaled_glyph(c);
-    let mut img = Gray::new(side, side, 0);
-    if let Some(outline) = font.outline_glyph(glyph) {
-        let b = outline.px_bounds();
-        let (w, h) = (b.width(), b.height());
-        let ox = ((side as f32 - w) / 2.0).max(0.0);
-        let oy = ((side as f32 - h) / 2.0).max(0.0);
-        outline.draw(|x, y, cov| {
-            let (tx, ty) = ((ox + x as f32) as usize, (oy + y as f32) as usize);
-            if tx < side && ty < side {
-                img.data[ty * side + tx] = (cov * 255.0).round().min(255.0) as u8;
-            }
-        });
+    Gray {
+        width: side,
+        height: side,
+        data: non_digits::letter(purpose.set(), side, rng),
     }
-    img
 }
 
 /// Solid boxes, discs and crosses: nothing a person would read as a digit.
