@@ -155,6 +155,8 @@ pub enum AugmentPreset {
     /// Robust, with twice the empty clips, some showing a letter or saying a word that is no
     /// digit (the open-set issue).
     RobustOpenSet,
+    /// RobustOpenSet with letters only, no spoken words.
+    RobustOpenSetLetters,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -246,7 +246,7 @@ pub fn train(
     } else {
         Augment::preset(config.data.augment)
     };
-    if augment.non_digits {
+    if augment.non_digit_words {
         let n = data.load_non_digit_speech(&out.join("non-digit-speech"))?;
         tracing::info!("{n} spoken non-digit words for empty clips");
     }

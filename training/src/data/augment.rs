@@ -54,9 +54,11 @@ pub struct Augment {
     /// Probability that a clip is "empty": nothing shown (blank, noisy or cluttered canvas),
     /// nothing said (silence, noise, a tone), no narration.
     pub empty: f32,
-    /// Whether empty clips may also show a letter and say a word that is no digit
-    /// (`data::non_digits`' training set): things that are there, yet none of the labels.
-    pub non_digits: bool,
+    /// Whether empty clips may also show a letter that is no digit (`data::non_digits`'
+    /// training set): something that is there, yet none of the labels.
+    pub non_digit_letters: bool,
+    /// Whether empty clips may also say a word that is no digit (espeak-ng).
+    pub non_digit_words: bool,
     /// Share of clips that get the robust levers above (the others keep the standard jitter).
     pub robust_share: f32,
 }
@@ -81,7 +83,8 @@ impl Augment {
         time_mask: 0,
         freq_mask: 0,
         empty: 0.0,
-        non_digits: false,
+        non_digit_letters: false,
+        non_digit_words: false,
         robust_share: 0.0,
     };
 
@@ -118,7 +121,8 @@ impl Augment {
         time_mask: 12,
         freq_mask: 6,
         empty: 0.125,
-        non_digits: false,
+        non_digit_letters: false,
+        non_digit_words: false,
         robust_share: 0.5,
     };
 
@@ -126,8 +130,16 @@ impl Augment {
     /// word that is no digit (the open-set issue: models that leave room for "none").
     pub const ROBUST_OPEN_SET: Augment = Augment {
         empty: 0.25,
-        non_digits: true,
+        non_digit_letters: true,
+        non_digit_words: true,
         ..Augment::ROBUST
+    };
+
+    /// [`Augment::ROBUST_OPEN_SET`] without the spoken words: letters only (to tell which of
+    /// the two costs what).
+    pub const ROBUST_OPEN_SET_LETTERS: Augment = Augment {
+        non_digit_words: false,
+        ..Augment::ROBUST_OPEN_SET
     };
 
     /// The augmentation of training step `step`: the robust levers and the empty clips come
@@ -150,6 +162,7 @@ impl Augment {
             crate::config::AugmentPreset::Standard => Augment::TRAIN,
             crate::config::AugmentPreset::Robust => Augment::ROBUST,
             crate::config::AugmentPreset::RobustOpenSet => Augment::ROBUST_OPEN_SET,
+            crate::config::AugmentPreset::RobustOpenSetLetters => Augment::ROBUST_OPEN_SET_LETTERS,
         }
     }
 }
@@ -203,7 +216,7 @@ pub enum EmptyVideo {
     Clutter,
     /// Strong random noise.
     Noise,
-    /// A letter that is no digit, moving like one (only with [`Augment::non_digits`]).
+    /// A letter that is no digit, moving like one (only with [`Augment::non_digit_letters`]).
     Letter,
 }
 
@@ -215,7 +228,7 @@ pub enum EmptyAudio {
     PinkNoise,
     /// A steady or gliding tone.
     Tone,
-    /// A spoken word that is no digit (only with [`Augment::non_digits`]).
+    /// A spoken word that is no digit (only with [`Augment::non_digit_words`]).
     Speech,
 }
 
@@ -240,7 +253,8 @@ impl Robust {
         let full = rng.random::<f32>() < a.robust_share;
         let off = Augment {
             empty: a.empty,
-            non_digits: a.non_digits,
+            non_digit_letters: a.non_digit_letters,
+            non_digit_words: a.non_digit_words,
             ..Augment::NONE
         };
         let a = if full { a } else { &off };
@@ -276,7 +290,8 @@ impl Robust {
         let time_masks = masks(a.time_mask, rng);
         let freq_masks = masks(a.freq_mask, rng);
         // Without non-digit content the draws are exactly the earlier releases' (reproducible).
-        let (videos, audios) = if a.non_digits { (4, 6) } else { (3, 4) };
+        let videos = if a.non_digit_letters { 4 } else { 3 };
+        let audios = if a.non_digit_words { 6 } else { 4 };
         let empty = chance(rng, a.empty).then(|| {
             let video = match rng.random_range(0..videos) {
                 0 => EmptyVideo::Blank,
@@ -470,5 +485,8 @@ mod tests {
             "letters {letters} of {n}"
         );
         assert!((0.25..0.42).contains(&(words / n)), "words {words} of {n}");
+        let letters_only = empties(&Augment::ROBUST_OPEN_SET_LETTERS);
+        assert!(letters_only.iter().all(|&(_, a)| a != EmptyAudio::Speech));
+        assert!(letters_only.iter().any(|&(v, _)| v == EmptyVideo::Letter));
     }
 }
