@@ -140,6 +140,11 @@ pub struct OptimConfig {
     pub batch_size: usize,
     #[serde(default = "adam_epsilon")]
     pub adam_epsilon: f64,
+    /// Only the video network and its head into S_va learn: the audio and text networks,
+    /// their heads and FAC's va -> vat map keep their initial weights (a warm restart that
+    /// teaches the video side something new without moving what audio tagging answers).
+    #[serde(default)]
+    pub freeze_audio_text: bool,
 }
 
 /// Which augmentation a run trains with (`data::augment`).

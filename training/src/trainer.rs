@@ -6,6 +6,7 @@ use burn::prelude::*;
 
 use crate::config::MmvConfig;
 use crate::loss::{mil_nce_masked, nce};
+use crate::model::heads::{AudioSpaces, Heads};
 use crate::model::{Batch, Mmv};
 use crate::schedule::WarmupCosine;
 
@@ -41,7 +42,19 @@ pub fn mmv_loss(model: &Mmv, batch: &Batch, config: &MmvConfig) -> (Tensor<1>, L
     let loss_cfg = &config.loss;
     let needs_audio = loss_cfg.va_weight > 0.0 || loss_cfg.at_weight > 0.0;
     let video = model.embed_video(batch.video.clone());
-    let audio = needs_audio.then(|| model.embed_audio(batch.audio.clone()));
+    let frozen = config.optim.freeze_audio_text;
+    let audio = needs_audio.then(|| {
+        let a = model.embed_audio(batch.audio.clone());
+        // Frozen: no gradient flows into the audio side (and none is computed there).
+        if frozen {
+            AudioSpaces {
+                va: a.va.detach(),
+                vt: a.vt.map(Tensor::detach),
+            }
+        } else {
+            a
+        }
+    });
     let mut total: Option<Tensor<1>> = None;
     let mut add = |part: Tensor<1>, weight: f64| -> Option<f64> {
         let value = part.clone().into_scalar::<f32>() as f64;
@@ -66,7 +79,8 @@ pub fn mmv_loss(model: &Mmv, batch: &Batch, config: &MmvConfig) -> (Tensor<1>, L
             .greater_elem(0)
             .float()
             .reshape([b]);
-        (Some(model.embed_text(batch.text.clone())), Some(has))
+        let text = model.embed_text(batch.text.clone());
+        (Some(if frozen { text.detach() } else { text }), Some(has))
     } else {
         (None, None)
     };
@@ -103,15 +117,21 @@ pub struct Trainer {
     pub schedule: WarmupCosine,
     pub step: usize,
     optim: ModuleOptimizer,
+    /// With `optim.freeze_audio_text`: the initial model in inference form (its own copy of
+    /// every weight and BatchNorm statistic: clones of a module share their running
+    /// statistics), whose audio and text parts are put back after every step.
+    frozen: Option<Mmv>,
 }
 
 impl Trainer {
     /// `model` must live on an autodiff device.
     pub fn new(model: Mmv, config: MmvConfig) -> Self {
         let o = &config.optim;
+
         let optim = AdamConfig::new().with_epsilon(o.adam_epsilon as f32).init();
         Self {
             schedule: WarmupCosine::new(o.learning_rate, o.warmup_steps, o.total_steps),
+            frozen: o.freeze_audio_text.then(|| model.valid()),
             model,
             config,
             step: 0,
@@ -143,6 +163,9 @@ impl Trainer {
         let value = loss.clone().into_scalar::<f32>() as f64;
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         self.model = self.optim.step(lr, self.model.clone(), grads);
+        if let Some(frozen) = &self.frozen {
+            self.model = restore_audio_text(self.model.clone(), frozen);
+        }
         let stats = StepStats {
             step: self.step,
             lr,
@@ -154,4 +177,36 @@ impl Trainer {
         self.step += 1;
         stats
     }
+}
+
+/// `model` with the audio and text networks and heads (and FAC's va -> vat map, on audio's way
+/// to text) of `frozen`.
+fn restore_audio_text(mut model: Mmv, frozen: &Mmv) -> Mmv {
+    // `train()` makes fresh training-mode copies (new BatchNorm statistics that this model's
+    // forward passes may move without moving `frozen`'s), with the parameters' ids kept.
+    fn fresh<M: Module + Clone>(m: &M) -> M {
+        m.clone().train()
+    }
+    model.audio = fresh(&frozen.audio);
+    model.text = fresh(&frozen.text);
+    model.heads = match (model.heads, &frozen.heads) {
+        (Heads::Fac(mut h), Heads::Fac(f)) => {
+            h.audio_va = fresh(&f.audio_va);
+            h.va_to_vat = fresh(&f.va_to_vat);
+            h.text_vat = fresh(&f.text_vat);
+            Heads::Fac(h)
+        }
+        (Heads::Shared(mut h), Heads::Shared(f)) => {
+            h.audio = fresh(&f.audio);
+            h.text = fresh(&f.text);
+            Heads::Shared(h)
+        }
+        (Heads::Disjoint(mut h), Heads::Disjoint(f)) => {
+            h.audio_va = fresh(&f.audio_va);
+            h.text_vt = fresh(&f.text_vt);
+            Heads::Disjoint(h)
+        }
+        (heads, _) => heads,
+    };
+    model
 }

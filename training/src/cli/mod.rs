@@ -11,6 +11,7 @@ mod eval_bundle;
 mod eval_product;
 mod export;
 mod info;
+mod open_set_embeddings;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -53,6 +54,9 @@ enum Command {
     /// Choose the bundle's open-set cuts (below them tagging answers "none") on training /
     /// validation data and label-free negatives, and store them in its manifest.
     CalibrateTags(calibrate_tags::CalibrateTagsArgs),
+    /// Write the embeddings that the open-set cuts score (training, validation and test
+    /// inputs, both negative sets) as JSON lines, to study other open-set scores elsewhere.
+    OpenSetEmbeddings(open_set_embeddings::OpenSetEmbeddingsArgs),
     /// How closely one precision of a bundle follows another on a sample of the test data:
     /// per encoder, the cosine between their embeddings and how often their zero-shot answers
     /// agree. For f16 on x86, where tract emulates f16 far too slowly for the full eval-bundle.
@@ -77,6 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::EvalBundle(a) => eval_bundle::run(a),
         Command::EvalProduct(a) => eval_product::run(a),
         Command::CalibrateTags(a) => calibrate_tags::run(a),
+        Command::OpenSetEmbeddings(a) => open_set_embeddings::run(a),
         Command::ComparePrecisions(a) => compare_precisions::run(a),
         Command::DesignTable(a) => design_table::run(a),
         Command::Export(a) => export::run(a),

@@ -12,6 +12,7 @@
 //! [`negatives`]) with the share tagged. [`report`] writes the tables, JSON and plot.
 
 pub mod calibrate;
+pub mod embeddings;
 pub mod media;
 pub mod negatives;
 pub mod report;
