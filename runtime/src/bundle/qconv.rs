@@ -263,7 +263,10 @@ impl QConvDirect {
         }
         let n_taps = offsets.len();
         let plane_out = oh * ow;
-        let mut out = vec![0f32; n * oc * plane_out];
+        // Written in place in the output tensor: no second copy of the whole output.
+        let mut tensor = Tensor::zero::<f32>(&[n, oc, oh, ow])?;
+        let mut plain = tensor.try_as_plain_ram_mut()?;
+        let out = plain.as_slice_mut::<f32>()?;
         // As the float direct path: short rows as one run per plane over the phase planes'
         // row pitch, the points between two rows computed and dropped.
         let one_run = ow % 64 != 0 && oh > 1;
@@ -295,7 +298,8 @@ impl QConvDirect {
                 }
             }
         }
-        Tensor::from_shape(&[n, oc, oh, ow], &out)
+        drop(plain);
+        Ok(tensor)
     }
 }
 
