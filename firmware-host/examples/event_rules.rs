@@ -712,7 +712,8 @@ fn main() -> anyhow::Result<()> {
                 .map(|(&(_, n, k), s)| (Rule { k, n }, s))
                 .collect();
             rows.sort_by_key(|(r, s)| (s.errors(), r.n, r.k));
-            let default = Rules::DEFAULT.get(m);
+            // The daemon's default for this case: with a cut or without.
+            let default = Rules::defaults(!matches!(presence, Presence::Best)).get(m);
             for (i, (r, s)) in rows.iter().enumerate() {
                 if i < a.rows || (r.k, r.n) == (1, 1) || *r == default {
                     println!(

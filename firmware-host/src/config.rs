@@ -309,7 +309,8 @@ impl Default for TaggingConfig {
 /// `[events]`: when a label's tags become an event, per modality (`[events.image]`,
 /// `[events.clip]`, `[events.audio]`): it starts when the label is present in at least `k` of the
 /// last `n` windows and ends when it is present in fewer than `k` of them
-/// ([`crate::pipeline::events`]). Unset values take the measured defaults ([`Rules::DEFAULT`]).
+/// ([`crate::pipeline::events`]). Unset values take the measured defaults: [`Rules::DEFAULT`],
+/// or [`Rules::WITH_CUT`] where an open-set cut applies.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct EventsConfig {
@@ -344,9 +345,10 @@ pub struct RuleConfig {
 }
 
 impl EventsConfig {
-    /// The rules, defaults filled in; None when events are off.
-    pub fn rules(&self) -> Option<Rules> {
-        self.enabled.then(|| self.filled())
+    /// The rules, defaults filled in (those for tagging with an open-set cut when `cut`);
+    /// None when events are off.
+    pub fn rules(&self, cut: bool) -> Option<Rules> {
+        self.enabled.then(|| self.filled(Rules::defaults(cut)))
     }
 
     fn configured(&self) -> [(Modality, RuleConfig); 3] {
@@ -357,9 +359,9 @@ impl EventsConfig {
         ]
     }
 
-    fn filled(&self) -> Rules {
+    fn filled(&self, defaults: Rules) -> Rules {
         let [image, clip, audio] = self.configured().map(|(m, c)| {
-            let d = Rules::DEFAULT.get(m);
+            let d = defaults.get(m);
             Rule {
                 k: c.k.unwrap_or(d.k),
                 n: c.n.unwrap_or(d.n),
@@ -368,17 +370,25 @@ impl EventsConfig {
         Rules { image, clip, audio }
     }
 
+    /// A rule must hold with either set of defaults: whether a cut applies is known only
+    /// once the bundle is loaded.
     fn problems(&self, p: &mut Vec<String>) {
-        let rules = self.filled();
-        for (m, c) in self.configured() {
-            let rule = rules.get(m);
-            if let Some(problem) = rule.problem() {
-                let unset = match (c.k, c.n) {
-                    (None, _) => format!(" (k is the default, {})", rule.k),
-                    (_, None) => format!(" (n is the default, {})", rule.n),
-                    _ => String::new(),
-                };
-                p.push(format!("events.{}: {problem}{unset}", m.name()));
+        for cut in [false, true] {
+            let rules = self.filled(Rules::defaults(cut));
+            let which = if cut { " with an open-set cut" } else { "" };
+            for (m, c) in self.configured() {
+                let rule = rules.get(m);
+                if let Some(problem) = rule.problem() {
+                    let unset = match (c.k, c.n) {
+                        (None, _) => format!(" (k is the default{which}, {})", rule.k),
+                        (_, None) => format!(" (n is the default{which}, {})", rule.n),
+                        _ => String::new(),
+                    };
+                    let line = format!("events.{}: {problem}{unset}", m.name());
+                    if !p.contains(&line) {
+                        p.push(line);
+                    }
+                }
             }
         }
     }
@@ -866,9 +876,10 @@ mod tests {
             )
         };
         let c = parse("").expect("parse");
-        assert_eq!(c.events.rules(), Some(Rules::DEFAULT));
+        assert_eq!(c.events.rules(false), Some(Rules::DEFAULT));
+        assert_eq!(c.events.rules(true), Some(Rules::WITH_CUT));
         let c = parse("[events.clip]\nn = 4\n[events.audio]\nk = 2\nn = 5").expect("parse");
-        let r = c.events.rules().expect("on");
+        let r = c.events.rules(false).expect("on");
         assert_eq!(
             r.clip,
             Rule {
@@ -880,7 +891,7 @@ mod tests {
         assert_eq!(r.image, Rules::DEFAULT.image);
         assert!(c.problems().is_empty());
         let c = parse("[events]\nenabled = false").expect("parse");
-        assert_eq!(c.events.rules(), None);
+        assert_eq!(c.events.rules(true), None);
         let c = parse(
             "[events]\nclip = { k = 3 }\nimage = { k = 0, n = 4 }\naudio = { k = 2, n = 99 }",
         )

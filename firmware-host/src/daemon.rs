@@ -457,7 +457,11 @@ pub fn run_with<E: Embedder>(
         "{}",
         describe_cuts(|m| tagger.cut(m), tagger.score_kind("video"), config)
     );
-    tracing::info!("{}", describe_rules(config.events.rules(), config));
+    // Windows under an open-set cut take the event rules measured for that case.
+    let cut = ["video", "image", "audio"]
+        .into_iter()
+        .any(|m| tagger.cut(m).is_some());
+    tracing::info!("{}", describe_rules(config.events.rules(cut), config));
     let spec = embedder.spec().clone();
     // [mqtt] and [http]: the tag stream's lines copied to the broker and the web page.
     let outlets = Outlets::start(config).map_err(DaemonError::Outlet)?;
@@ -481,7 +485,7 @@ pub fn run_with<E: Embedder>(
         emit_empty: config.tagging.emit_empty,
         audio_hop_s: config.tagging.audio_hop_s,
         index_audio: config.index.as_ref().is_some_and(|i| i.audio),
-        events: config.events.rules(),
+        events: config.events.rules(cut),
     };
     let mut health = Health::default();
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
@@ -668,6 +672,9 @@ pub fn check_config(path: &Path) -> Result<Vec<String>, DaemonError> {
             config.tagging.min_probability
         ));
     }
-    lines.push(describe_rules(config.events.rules(), &config));
+    let cut = ["video", "image", "audio"]
+        .into_iter()
+        .any(|m| config.tagging.threshold.or(bundle_cut(m)).is_some());
+    lines.push(describe_rules(config.events.rules(cut), &config));
     Ok(lines)
 }

@@ -187,7 +187,8 @@ fn check_config_says_which_cuts_and_event_rules_apply() {
     );
     assert!(lines.contains("tagging.min_probability"), "{lines}");
     assert!(
-        lines.contains("image 20 of 30, clip 1 of 3, audio 1 of 3; written with the tag lines"),
+        // A cut applies: the rules measured with one, but clip as configured.
+        lines.contains("image 2 of 20, clip 1 of 3, audio 1 of 3; written with the tag lines"),
         "{lines}"
     );
     // Without it, the bundle's calibrated cuts, if any.
@@ -214,6 +215,10 @@ fn check_config_says_which_cuts_and_event_rules_apply() {
         "{lines}"
     );
     assert!(lines.contains("audio 0.250"), "{lines}");
+    assert!(
+        lines.contains("image 2 of 20, clip 1 of 2, audio 1 of 3"),
+        "{lines}"
+    );
     // A file that is not a calibration is refused, by name.
     std::fs::write(&cal, r#"{"thresholds": {"smell": 0.1}}"#).expect("bad calibration");
     let e = check_config(&path)
@@ -222,6 +227,19 @@ fn check_config_says_which_cuts_and_event_rules_apply() {
     assert!(
         e.contains("tagging.open_set") && e.contains("open-set.json"),
         "{e}"
+    );
+    // A bundle without a calibration and no cut configured: the rules measured without one.
+    let plain =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/avdigits-fac-tsm-robust");
+    std::fs::write(
+        &path,
+        base.replace(&bundle.display().to_string(), &plain.display().to_string()),
+    )
+    .expect("config");
+    let lines = check_config(&path).expect("valid").join("\n");
+    assert!(
+        lines.contains("image 20 of 30, clip 2 of 2, audio 1 of 3"),
+        "{lines}"
     );
 }
 
