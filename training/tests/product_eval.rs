@@ -174,3 +174,63 @@ fn product_path_rows_and_a_calibrated_bundle_that_abstains() {
     let total: usize = eval.negatives.iter().map(|r| r.n).sum();
     assert!(tagged < total, "every negative tagged despite the cuts");
 }
+
+#[test]
+#[ignore = "needs MMV_DATA (and espeak-ng for the speech negatives)"]
+fn open_set_embeddings_cover_every_split_with_unit_windows_and_their_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("e.jsonl");
+    let n = mmv_training::eval::product::embeddings::dump(
+        &released(),
+        &data_dir(),
+        Precision::Fp32,
+        3,
+        &out,
+        |_| {},
+    )
+    .unwrap();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), n);
+    let mut seen = std::collections::BTreeSet::new();
+    for l in &lines {
+        let split = l["split"].as_str().unwrap().to_string();
+        let modality = l["modality"].as_str().unwrap().to_string();
+        let windows = l["windows"].as_array().unwrap();
+        let answer = l["answer"].as_u64().unwrap() as usize;
+        assert!(answer < windows.len(), "{l}");
+        for w in windows {
+            let v: Vec<f64> = w
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect();
+            let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+            assert!(
+                (norm - 1.0).abs() < 1e-3,
+                "a text-space embedding is unit: {norm}"
+            );
+        }
+        // Positives carry their digit, negatives none.
+        let negative = l["digit"].is_null();
+        seen.insert((split, modality, negative));
+    }
+    for split in ["fit", "calibration", "evaluation"] {
+        for modality in ["audio", "image", "video"] {
+            assert!(
+                seen.contains(&(split.into(), modality.into(), false)),
+                "{split} {modality}"
+            );
+            if split != "fit" {
+                assert!(
+                    seen.contains(&(split.into(), modality.into(), true)),
+                    "{split} {modality} negatives"
+                );
+            }
+        }
+    }
+}
