@@ -298,7 +298,6 @@ impl QConvDirect {
                 }
             }
         }
-        drop(plain);
         Ok(tensor)
     }
 }
