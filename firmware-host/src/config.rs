@@ -795,6 +795,10 @@ mod tests {
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(c.tagging.top_k, 3);
         assert!(c.camera.is_some() && c.microphone.is_some());
+        // The example leaves the event rules to their defaults, so that a calibrated bundle
+        // gets the rules measured for a cut.
+        assert_eq!(c.events.rules(false), Some(Rules::DEFAULT));
+        assert_eq!(c.events.rules(true), Some(Rules::WITH_CUT));
     }
 
     #[test]
