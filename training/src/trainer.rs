@@ -127,7 +127,6 @@ impl Trainer {
     /// `model` must live on an autodiff device.
     pub fn new(model: Mmv, config: MmvConfig) -> Self {
         let o = &config.optim;
-
         let optim = AdamConfig::new().with_epsilon(o.adam_epsilon as f32).init();
         Self {
             schedule: WarmupCosine::new(o.learning_rate, o.warmup_steps, o.total_steps),

@@ -46,7 +46,6 @@ pub fn dump(
 ) -> Result<usize, ProductError> {
     let product = Product::open(bundle, precision)?;
     let data = rows::load_data(&product, data_dir)?;
-    let work = super::tempfile_dir()?;
     let fail = |e: std::io::Error| ProductError::Write {
         path: out.to_path_buf(),
         problem: e.to_string(),
@@ -56,6 +55,8 @@ pub fn dump(
         lines: 0,
         out: out.to_path_buf(),
     };
+    // Made once the output file is known to be writable, and removed whatever happens.
+    let work = super::tempfile_dir()?;
     let result = (|| -> Result<(), ProductError> {
         let p = precision.name();
         let mut emit = |sink: &mut Sink,
