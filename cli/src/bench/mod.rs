@@ -154,6 +154,10 @@ pub struct PipelineCase {
     /// The same with the frames arriving as YUYV from a camera (grey models read the Y plane).
     #[serde(default)]
     pub overhead_ratio_camera: f64,
+    /// The same with planar I420 frames (a CSI camera's NV12 alike): the Y plane is contiguous,
+    /// so a grey model reads half the bytes of YUYV.
+    #[serde(default)]
+    pub overhead_ratio_planar: f64,
     pub peak_rss_bytes: Option<u64>,
 }
 
@@ -616,6 +620,29 @@ pub fn to_yuyv(frame: &RgbFrame) -> Vec<u8> {
     out
 }
 
+/// Planar I420 of an RGB frame (limited-range BT.601; each 2x2 block's chroma from its
+/// top-left pixel): only its Y plane matters to a grey model.
+pub fn to_i420(frame: &RgbFrame) -> Vec<u8> {
+    let (w, h) = (frame.width, frame.height);
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let mut y = Vec::with_capacity(w * h + 2 * cw * ch);
+    let mut u = Vec::with_capacity(cw * ch);
+    let mut v = Vec::with_capacity(cw * ch);
+    for (row, px) in frame.data.chunks_exact(w * 3).enumerate() {
+        for (col, p) in px.chunks_exact(3).enumerate() {
+            let yuv = rgb_to_yuv([p[0], p[1], p[2]]);
+            y.push(yuv[0]);
+            if row % 2 == 0 && col % 2 == 0 {
+                u.push(yuv[1]);
+                v.push(yuv[2]);
+            }
+        }
+    }
+    y.extend(u);
+    y.extend(v);
+    y
+}
+
 /// The pipeline case; Ok(Err(why)) when this bundle cannot run it (say, no text encoder).
 fn bench_pipeline(
     dir: &Path,
@@ -712,6 +739,20 @@ fn bench_pipeline(
         format!("preprocess {} YUYV frames {w}x{h}", m.video.frames),
         s.p50_ms,
     ));
+    let i420: Vec<Vec<u8>> = rgb_frames.iter().map(to_i420).collect();
+    let s = scenario::single_stream(&stage_settings, || -> Result<(), BenchError> {
+        for (data, out) in i420.iter().zip(&mut chw) {
+            front
+                .camera(PixelFormat::I420, data, w, h, spec, out)
+                .map_err(frame_error)?;
+        }
+        Ok(())
+    })?;
+    let preprocess_planar = s.p50_ms;
+    stages.push((
+        format!("preprocess {} I420 frames {w}x{h}", m.video.frames),
+        s.p50_ms,
+    ));
     let s = scenario::single_stream(&stage_settings, || -> Result<(), BenchError> {
         for f in &rgb_frames {
             reference::preprocess_rgb8(&f.data, f.width, f.height, spec).map_err(frame_error)?;
@@ -744,6 +785,7 @@ fn bench_pipeline(
     stages.push(("networks (clip + audio)".into(), s.p50_ms));
     let overhead_ratio = (preprocess_rgb + logmel_ms + tagging_ms) / networks_p50_ms;
     let overhead_ratio_camera = (preprocess_camera + logmel_ms + tagging_ms) / networks_p50_ms;
+    let overhead_ratio_planar = (preprocess_planar + logmel_ms + tagging_ms) / networks_p50_ms;
 
     Ok(Ok(PipelineCase {
         precision,
@@ -760,6 +802,7 @@ fn bench_pipeline(
         networks_p50_ms,
         overhead_ratio,
         overhead_ratio_camera,
+        overhead_ratio_planar,
         peak_rss_bytes,
     }))
 }
@@ -843,6 +886,31 @@ mod tests {
         assert!(s.single_stream.queries >= 5);
         assert!(s.single_stream.verdict.valid);
         assert!((s.rows_per_s - 2000.0 / (s.single_stream.p50_ms / 1e3)).abs() < 1e-3);
+    }
+
+    #[test]
+    fn i420_frames_give_a_grey_model_what_yuyv_gives() {
+        // The same Y values planar or interleaved: the grey front end reads only them.
+        let frame = camera_frame(64, 48, 3);
+        let i420 = to_i420(&frame);
+        assert_eq!(i420.len(), 64 * 48 + 2 * 32 * 24);
+        let spec = mmv_runtime::frames::FrameSpec::unnormalized(32, 32, 1);
+        let mut front = FramePreprocessor::new();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        front
+            .camera(PixelFormat::I420, &i420, 64, 48, &spec, &mut a)
+            .expect("I420");
+        front
+            .camera(PixelFormat::Yuyv, &to_yuyv(&frame), 64, 48, &spec, &mut b)
+            .expect("YUYV");
+        assert_eq!(a.len(), 32 * 32);
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 1e-6, "I420 and YUYV differ by {worst}");
+        assert!(a.iter().any(|&v| v > 0.1), "not a black frame");
     }
 
     #[test]

@@ -140,7 +140,7 @@ pub fn pipeline_table(r: &BenchReport) -> Table {
         "n",
         "verdict",
         "RSS MiB",
-        "not-network / network (RGB; YUYV)",
+        "not-network / network (RGB; YUYV; I420)",
         "stages (p50 ms)",
     ]);
     for p in &r.pipeline {
@@ -155,9 +155,10 @@ pub fn pipeline_table(r: &BenchReport) -> Table {
             s.verdict.label().into(),
             mib(p.peak_rss_bytes),
             format!(
-                "{:.1} %; {:.1} %",
+                "{:.1} %; {:.1} %; {:.1} %",
                 p.overhead_ratio * 100.0,
-                p.overhead_ratio_camera * 100.0
+                p.overhead_ratio_camera * 100.0,
+                p.overhead_ratio_planar * 100.0
             ),
             p.stages_p50_ms
                 .iter()
