@@ -145,6 +145,10 @@ pub struct OptimConfig {
     /// teaches the video side something new without moving what audio tagging answers).
     #[serde(default)]
     pub freeze_audio_text: bool,
+    /// The mirror image: only the audio network and its head into S_va learn; the video and
+    /// text networks, their heads and FAC's va -> vat map keep their initial weights.
+    #[serde(default)]
+    pub freeze_video_text: bool,
 }
 
 /// Which augmentation a run trains with (`data::augment`).
@@ -247,6 +251,12 @@ impl MmvConfig {
     /// Checks that every size is usable, so that a bad file fails here with a message
     /// instead of deep inside a convolution.
     pub fn validate(&self) -> Result<(), String> {
+        if self.optim.freeze_audio_text && self.optim.freeze_video_text {
+            return Err(
+                "optim.freeze_audio_text and optim.freeze_video_text together leave nothing to train"
+                    .into(),
+            );
+        }
         let v = &self.video;
         if v.frames == 0 || v.size == 0 || v.fps <= 0.0 {
             return Err("video.frames, video.size and video.fps must be positive".into());

@@ -6,7 +6,7 @@ use burn::prelude::*;
 
 use crate::config::MmvConfig;
 use crate::loss::{mil_nce_masked, nce};
-use crate::model::heads::{AudioSpaces, Heads};
+use crate::model::heads::{AudioSpaces, Heads, VideoSpaces};
 use crate::model::{Batch, Mmv};
 use crate::schedule::WarmupCosine;
 
@@ -41,12 +41,21 @@ pub struct LossParts {
 pub fn mmv_loss(model: &Mmv, batch: &Batch, config: &MmvConfig) -> (Tensor<1>, LossParts) {
     let loss_cfg = &config.loss;
     let needs_audio = loss_cfg.va_weight > 0.0 || loss_cfg.at_weight > 0.0;
+    let o = &config.optim;
     let video = model.embed_video(batch.video.clone());
-    let frozen = config.optim.freeze_audio_text;
+    // A frozen side: no gradient flows into it (and none is computed there).
+    let video = if o.freeze_video_text {
+        VideoSpaces {
+            va: video.va.detach(),
+            vt: video.vt.detach(),
+        }
+    } else {
+        video
+    };
+    let frozen_text = o.freeze_audio_text || o.freeze_video_text;
     let audio = needs_audio.then(|| {
         let a = model.embed_audio(batch.audio.clone());
-        // Frozen: no gradient flows into the audio side (and none is computed there).
-        if frozen {
+        if o.freeze_audio_text {
             AudioSpaces {
                 va: a.va.detach(),
                 vt: a.vt.map(Tensor::detach),
@@ -80,7 +89,10 @@ pub fn mmv_loss(model: &Mmv, batch: &Batch, config: &MmvConfig) -> (Tensor<1>, L
             .float()
             .reshape([b]);
         let text = model.embed_text(batch.text.clone());
-        (Some(if frozen { text.detach() } else { text }), Some(has))
+        (
+            Some(if frozen_text { text.detach() } else { text }),
+            Some(has),
+        )
     } else {
         (None, None)
     };
@@ -117,10 +129,10 @@ pub struct Trainer {
     pub schedule: WarmupCosine,
     pub step: usize,
     optim: ModuleOptimizer,
-    /// With `optim.freeze_audio_text`: the initial model in inference form (its own copy of
-    /// every weight and BatchNorm statistic: clones of a module share their running
-    /// statistics), whose audio and text parts are put back after every step.
-    frozen: Option<Mmv>,
+    /// With `optim.freeze_audio_text` (or `freeze_video_text`): the initial model in inference
+    /// form (its own copy of every weight and BatchNorm statistic: clones of a module share
+    /// their running statistics), whose frozen parts are put back after every step.
+    frozen: Option<(Mmv, Frozen)>,
 }
 
 impl Trainer {
@@ -130,7 +142,11 @@ impl Trainer {
         let optim = AdamConfig::new().with_epsilon(o.adam_epsilon as f32).init();
         Self {
             schedule: WarmupCosine::new(o.learning_rate, o.warmup_steps, o.total_steps),
-            frozen: o.freeze_audio_text.then(|| model.valid()),
+            frozen: match (o.freeze_audio_text, o.freeze_video_text) {
+                (true, _) => Some((model.valid(), Frozen::AudioText)),
+                (_, true) => Some((model.valid(), Frozen::VideoText)),
+                _ => None,
+            },
             model,
             config,
             step: 0,
@@ -162,8 +178,8 @@ impl Trainer {
         let value = loss.clone().into_scalar::<f32>() as f64;
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         self.model = self.optim.step(lr, self.model.clone(), grads);
-        if let Some(frozen) = &self.frozen {
-            self.model = restore_audio_text(self.model.clone(), frozen);
+        if let Some((frozen, which)) = &self.frozen {
+            self.model = restore(self.model.clone(), frozen, *which);
         }
         let stats = StepStats {
             step: self.step,
@@ -178,30 +194,55 @@ impl Trainer {
     }
 }
 
-/// `model` with the audio and text networks and heads (and FAC's va -> vat map, on audio's way
-/// to text) of `frozen`.
-fn restore_audio_text(mut model: Mmv, frozen: &Mmv) -> Mmv {
+/// Which side a warm restart keeps as it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Frozen {
+    AudioText,
+    VideoText,
+}
+
+/// `model` with the frozen side of `frozen`: the text network and head, FAC's va -> vat map
+/// (on both video's and audio's way to text), and the audio or the video network and head.
+fn restore(mut model: Mmv, frozen: &Mmv, which: Frozen) -> Mmv {
     // `train()` makes fresh training-mode copies (new BatchNorm statistics that this model's
     // forward passes may move without moving `frozen`'s), with the parameters' ids kept.
     fn fresh<M: Module + Clone>(m: &M) -> M {
         m.clone().train()
     }
-    model.audio = fresh(&frozen.audio);
+    let audio = which == Frozen::AudioText;
+    if audio {
+        model.audio = fresh(&frozen.audio);
+    } else {
+        model.video = fresh(&frozen.video);
+    }
     model.text = fresh(&frozen.text);
     model.heads = match (model.heads, &frozen.heads) {
         (Heads::Fac(mut h), Heads::Fac(f)) => {
-            h.audio_va = fresh(&f.audio_va);
+            if audio {
+                h.audio_va = fresh(&f.audio_va);
+            } else {
+                h.video_va = fresh(&f.video_va);
+            }
             h.va_to_vat = fresh(&f.va_to_vat);
             h.text_vat = fresh(&f.text_vat);
             Heads::Fac(h)
         }
         (Heads::Shared(mut h), Heads::Shared(f)) => {
-            h.audio = fresh(&f.audio);
+            if audio {
+                h.audio = fresh(&f.audio);
+            } else {
+                h.video = fresh(&f.video);
+            }
             h.text = fresh(&f.text);
             Heads::Shared(h)
         }
         (Heads::Disjoint(mut h), Heads::Disjoint(f)) => {
-            h.audio_va = fresh(&f.audio_va);
+            if audio {
+                h.audio_va = fresh(&f.audio_va);
+            } else {
+                h.video_va = fresh(&f.video_va);
+                h.video_vt = fresh(&f.video_vt);
+            }
             h.text_vt = fresh(&f.text_vt);
             Heads::Disjoint(h)
         }
