@@ -17,6 +17,7 @@ use mmv_runtime::index::ModelKey;
 use mmv_runtime::ingest::mjpeg::MjpegReader;
 use mmv_runtime::ingest::raw::{RawReader, RawVideo};
 use mmv_runtime::ingest::y4m::Y4mReader;
+use mmv_runtime::open_set::MODALITIES;
 use mmv_runtime::pipeline::{Pipeline, PipelineError};
 use mmv_runtime::tag::Tagger;
 
@@ -458,9 +459,7 @@ pub fn run_with<E: Embedder>(
         describe_cuts(|m| tagger.cut(m), tagger.score_kind("video"), config)
     );
     // Windows under an open-set cut take the event rules measured for that case.
-    let cut = ["video", "image", "audio"]
-        .into_iter()
-        .any(|m| tagger.cut(m).is_some());
+    let cut = MODALITIES.iter().any(|m| tagger.cut(m).is_some());
     tracing::info!("{}", describe_rules(config.events.rules(cut), config));
     let spec = embedder.spec().clone();
     // [mqtt] and [http]: the tag stream's lines copied to the broker and the web page.
@@ -672,8 +671,8 @@ pub fn check_config(path: &Path) -> Result<Vec<String>, DaemonError> {
             config.tagging.min_probability
         ));
     }
-    let cut = ["video", "image", "audio"]
-        .into_iter()
+    let cut = MODALITIES
+        .iter()
         .any(|m| config.tagging.threshold.or(bundle_cut(m)).is_some());
     lines.push(describe_rules(config.events.rules(cut), &config));
     Ok(lines)

@@ -721,38 +721,34 @@ fn bench_pipeline(
         format!("preprocess {} RGB frames {w}x{h}", m.video.frames),
         s.p50_ms,
     ));
-    // The sensor's path: YUYV frames into reused buffers (a grey model reads the Y plane).
+    // The sensor's path: camera frames into reused buffers (a grey model reads the Y plane:
+    // interleaved in YUYV, contiguous in I420 and NV12).
     let spec = &m.video.frame;
-    let yuyv: Vec<Vec<u8>> = rgb_frames.iter().map(to_yuyv).collect();
     let mut front = FramePreprocessor::new();
-    let mut chw = vec![Vec::new(); yuyv.len()];
-    let s = scenario::single_stream(&stage_settings, || -> Result<(), BenchError> {
-        for (data, out) in yuyv.iter().zip(&mut chw) {
-            front
-                .camera(PixelFormat::Yuyv, data, w, h, spec, out)
-                .map_err(frame_error)?;
-        }
-        Ok(())
-    })?;
-    let preprocess_camera = s.p50_ms;
-    stages.push((
-        format!("preprocess {} YUYV frames {w}x{h}", m.video.frames),
-        s.p50_ms,
-    ));
-    let i420: Vec<Vec<u8>> = rgb_frames.iter().map(to_i420).collect();
-    let s = scenario::single_stream(&stage_settings, || -> Result<(), BenchError> {
-        for (data, out) in i420.iter().zip(&mut chw) {
-            front
-                .camera(PixelFormat::I420, data, w, h, spec, out)
-                .map_err(frame_error)?;
-        }
-        Ok(())
-    })?;
-    let preprocess_planar = s.p50_ms;
-    stages.push((
-        format!("preprocess {} I420 frames {w}x{h}", m.video.frames),
-        s.p50_ms,
-    ));
+    let mut chw = vec![Vec::new(); rgb_frames.len()];
+    let mut camera_stage =
+        |format: PixelFormat, convert: fn(&RgbFrame) -> Vec<u8>| -> Result<f64, BenchError> {
+            let frames: Vec<Vec<u8>> = rgb_frames.iter().map(convert).collect();
+            let s = scenario::single_stream(&stage_settings, || -> Result<(), BenchError> {
+                for (data, out) in frames.iter().zip(&mut chw) {
+                    front
+                        .camera(format, data, w, h, spec, out)
+                        .map_err(frame_error)?;
+                }
+                Ok(())
+            })?;
+            stages.push((
+                format!(
+                    "preprocess {} {} frames {w}x{h}",
+                    m.video.frames,
+                    format.name()
+                ),
+                s.p50_ms,
+            ));
+            Ok(s.p50_ms)
+        };
+    let preprocess_camera = camera_stage(PixelFormat::Yuyv, to_yuyv)?;
+    let preprocess_planar = camera_stage(PixelFormat::I420, to_i420)?;
     let s = scenario::single_stream(&stage_settings, || -> Result<(), BenchError> {
         for f in &rgb_frames {
             reference::preprocess_rgb8(&f.data, f.width, f.height, spec).map_err(frame_error)?;

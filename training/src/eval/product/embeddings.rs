@@ -16,7 +16,7 @@ use mmv_runtime::pipeline::PipelineError;
 use serde::Serialize;
 
 use super::rows::{self, Placement, spread};
-use super::{Product, ProductError, Purpose, negatives};
+use super::{Product, ProductError, Purpose};
 use crate::data::splits::{FsddProtocol, MNIST_PROBE_VAL, MNIST_TEST, Side, fsdd_pretrain};
 
 /// One input file's embeddings.
@@ -163,78 +163,36 @@ pub fn dump(
             ("calibration", Purpose::Calibration),
             ("evaluation", Purpose::Evaluation),
         ] {
-            let dir = d(&format!("{split}-negatives"));
-            std::fs::create_dir_all(&dir).map_err(|e| ProductError::Write {
-                path: dir.clone(),
-                problem: e.to_string(),
-            })?;
-            let counts = negatives::NegativeCounts { per_kind: per_row };
-            let man = &product.pipeline.bundle.manifest;
-            let mut files: Vec<(negatives::Negative, &str)> = Vec::new();
-            files.extend(
-                negatives::audio(&dir, purpose, counts)?
-                    .into_iter()
-                    .map(|n| (n, "audio")),
-            );
-            files.extend(
-                negatives::stills(&dir, purpose, counts)?
-                    .into_iter()
-                    .map(|n| (n, "image")),
-            );
-            files.extend(
-                negatives::clips(
-                    &dir,
-                    purpose,
-                    counts,
-                    man.video.frames,
-                    man.video.fps.round() as u32,
-                )?
-                .into_iter()
-                .map(|n| (n, "video")),
-            );
+            let files = rows::negative_files(
+                &product,
+                data_dir,
+                purpose,
+                per_row,
+                &d(&format!("{split}-negatives")),
+            )?;
             for (neg, modality) in &files {
-                emit(
-                    &mut sink,
-                    split,
-                    modality,
-                    neg.kind,
-                    &[(neg.path.clone(), None)],
-                )?;
-            }
-            // Footage: each window of the set's half of each file is one input.
-            for (kind, modality) in [("footage video", "video"), ("footage soundtrack", "audio")] {
-                for neg in negatives::footage(data_dir, purpose, kind, 0.2) {
-                    let Some(split_at) = neg.footage else {
-                        continue;
-                    };
-                    let mut clips =
-                        product
-                            .pipeline
-                            .open(&neg.path, &product.open, Some(split_at.stride_s))?;
-                    let mut found = Vec::new();
-                    while let Some(clip) = clips.next(0, false)? {
-                        let z = match modality {
-                            "audio" => clip.audio.as_ref(),
-                            _ => clip.video.as_ref(),
-                        }
-                        .and_then(|e| e.vat.clone());
-                        found.extend(z.map(|z| (clip.start_s, z)));
-                    }
-                    let half = clips.duration_s().unwrap_or(0.0) / 2.0;
-                    for (start, z) in found {
-                        if (start < half) == split_at.first_half {
-                            let line = Line {
+                match neg.footage {
+                    // Footage: each window of the set's half of the file is one input.
+                    Some(half) => {
+                        for z in rows::footage_windows(&product, neg, half, modality)? {
+                            sink.write(&Line {
                                 split,
                                 precision: p,
                                 modality,
-                                group: kind,
+                                group: neg.kind,
                                 digit: None,
                                 answer: 0,
                                 windows: vec![z],
-                            };
-                            sink.write(&line)?;
+                            })?;
                         }
                     }
+                    None => emit(
+                        &mut sink,
+                        split,
+                        modality,
+                        neg.kind,
+                        &[(neg.path.clone(), None)],
+                    )?,
                 }
             }
         }

@@ -630,20 +630,19 @@ fn to_mp4(
     Ok(Some(out))
 }
 
-/// The label-free negatives of `purpose`, answered in their modality: audio kinds in audio,
-/// stills in image, clips and footage video in video.
-pub fn negative_rows(
+/// The label-free negative files of `purpose` written into `dir` (and, where ffmpeg is there,
+/// the footage files), each with the modality it is answered in: audio kinds in audio, stills
+/// in image, clips and footage video in video.
+pub fn negative_files(
     product: &Product,
     data_dir: &Path,
     purpose: Purpose,
     per_kind: usize,
     dir: &Path,
-    progress: &mut impl FnMut(&str),
-) -> Result<Vec<NegativeRow>, ProductError> {
+) -> Result<Vec<(negatives::Negative, &'static str)>, ProductError> {
     mkdir(dir)?;
     let counts = NegativeCounts { per_kind };
     let man = &product.pipeline.bundle.manifest;
-    progress("negatives: writing sounds, stills and clips");
     let mut files: Vec<(negatives::Negative, &'static str)> = Vec::new();
     files.extend(
         negatives::audio(dir, purpose, counts)?
@@ -671,17 +670,57 @@ pub fn negative_rows(
         .output()
         .is_ok_and(|o| o.status.success());
     if ffmpeg {
-        files.extend(
-            negatives::footage(data_dir, purpose, "footage video", 0.2)
-                .into_iter()
-                .map(|n| (n, "video")),
-        );
-        files.extend(
-            negatives::footage(data_dir, purpose, "footage soundtrack", 0.2)
-                .into_iter()
-                .map(|n| (n, "audio")),
-        );
+        for (kind, modality) in [("footage video", "video"), ("footage soundtrack", "audio")] {
+            files.extend(
+                negatives::footage(data_dir, purpose, kind, 0.2)
+                    .into_iter()
+                    .map(|n| (n, modality)),
+            );
+        }
     }
+    Ok(files)
+}
+
+/// A footage negative's window embeddings in `modality` (text space), those of the clips
+/// that start in its purpose's half of the file: each is one input.
+pub fn footage_windows(
+    product: &Product,
+    neg: &negatives::Negative,
+    split: negatives::FootageSplit,
+    modality: &str,
+) -> Result<Vec<Vec<f32>>, ProductError> {
+    let mut clips = product
+        .pipeline
+        .open(&neg.path, &product.open, Some(split.stride_s))?;
+    let mut found = Vec::new();
+    while let Some(clip) = clips.next(0, false)? {
+        let z = match modality {
+            "audio" => clip.audio.as_ref(),
+            _ => clip.video.as_ref(),
+        }
+        .and_then(|e| e.vat.clone());
+        found.extend(z.map(|z| (clip.start_s, z)));
+    }
+    // The halves by the file's own duration, known once every clip was read.
+    let half = clips.duration_s().unwrap_or(0.0) / 2.0;
+    Ok(found
+        .into_iter()
+        .filter(|(start, _)| (*start < half) == split.first_half)
+        .map(|(_, z)| z)
+        .collect())
+}
+
+/// The label-free negatives of `purpose`, answered in their modality.
+pub fn negative_rows(
+    product: &Product,
+    data_dir: &Path,
+    purpose: Purpose,
+    per_kind: usize,
+    dir: &Path,
+    progress: &mut impl FnMut(&str),
+) -> Result<Vec<NegativeRow>, ProductError> {
+    progress("negatives: writing sounds, stills and clips");
+    let files = negative_files(product, data_dir, purpose, per_kind, dir)?;
     let mut rows: BTreeMap<(String, &'static str), NegativeRow> = BTreeMap::new();
     for (neg, modality) in &files {
         progress(&format!("negatives: {}", neg.kind));
@@ -696,28 +735,8 @@ pub fn negative_rows(
         match neg.footage {
             // Footage: every clip of the purpose's half counts as one input.
             Some(split) => {
-                let mut clips =
-                    product
-                        .pipeline
-                        .open(&neg.path, &product.open, Some(split.stride_s))?;
-                let mut answers = Vec::new();
-                while let Some(clip) = clips.next(0, false)? {
-                    let z = match *modality {
-                        "audio" => clip.audio.as_ref(),
-                        _ => clip.video.as_ref(),
-                    }
-                    .and_then(|e| e.vat.clone());
-                    answers.push((
-                        clip.start_s,
-                        z.map(|z| product.best(&z, modality)).transpose()?,
-                    ));
-                }
-                // The halves by the file's own duration, known once every clip was read.
-                let half = clips.duration_s().unwrap_or(0.0) / 2.0;
-                for (start, answer) in answers {
-                    if (start < half) == split.first_half {
-                        row.add(answer.as_ref(), cut);
-                    }
+                for z in footage_windows(product, neg, split, modality)? {
+                    row.add(Some(&product.best(&z, modality)?), cut);
                 }
             }
             None => {
